@@ -1,0 +1,15 @@
+"""nnmath: the mathematics of neural networks, executable, checkable and fast."""
+from ._core.custom import custom_jvp, custom_vjp, stop_gradient
+from ._core.transforms import grad, jvp, value_and_grad, vjp
+from ._core.tree import tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
+from . import numpy  # noqa: F401  (attaches array behaviour to traced values)
+from . import scipy  # noqa: F401
+from ._gradcheck import check_grads
+from ._transforms import hessian, hvp, jacfwd, jacobian, jacrev, linearize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "check_grads", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "linearize", "custom_jvp", "custom_vjp", "grad", "jvp", "stop_gradient", "tree_flatten", "tree_leaves",
+    "tree_map", "tree_structure", "tree_unflatten", "value_and_grad", "vjp",
+]

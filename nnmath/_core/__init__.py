@@ -1,0 +1,1 @@
+"""The automatic-differentiation machinery. Knows numpy, nothing of neural networks."""

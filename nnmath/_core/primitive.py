@@ -1,0 +1,211 @@
+"""Primitives, tracers and the dispatch between them.
+
+A *primitive* is a numpy function together with its derivative rules. Calling a primitive on plain
+arrays calls numpy directly (the fast path). When any argument is a *tracer* — a value being
+differentiated — the call is handed to the trace that owns the innermost (highest-level) tracer:
+reverse mode records it on a tape, forward mode pushes tangents through it. Because derivative rules
+are written with the differentiable namespace ``nnmath.numpy``, the rules themselves can be traced by
+an enclosing transform, which gives derivatives of any order and any nesting of modes.
+
+Vocabulary used by all rule tables:
+    g    the cotangent of the output (reverse mode, "ȳ")
+    t    the tangent of one input (forward mode, "ẋ")
+    ans  the primal output y of the forward computation
+A VJP rule for argument i maps (g, ans, *args, **params) to that argument's cotangent; a JVP rule for
+argument i maps (t, ans, *args, **params) to its contribution to the output tangent. Broadcasting and
+dtype are fixed in one place (:func:`fit_cotangent`, :func:`fit_tangent`), never inside a rule.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Primitive", "Tracer", "primitive", "defvjp", "defjvp", "REGISTRY", "new_level",
+           "full_lower", "is_tracer"]
+
+#: Every registered primitive, by name. The test-suite checks each has VJP/JVP rules and a test row.
+REGISTRY: dict[str, "Primitive"] = {}
+
+_levels = itertools.count(1)
+
+
+def new_level() -> int:
+    """A fresh trace level; a transform started later (hence nested inside) gets a higher one."""
+    return next(_levels)
+
+
+class Tracer:
+    """A value being differentiated by one trace level; behaves like an ``ndarray``.
+
+    Operators, methods and the numpy protocols (``__array_ufunc__``, ``__array_function__``) are
+    attached by :mod:`nnmath.numpy`, so that this layer does not depend on it.
+    """
+
+    __slots__ = ("_trace", "_primal")
+    __array_priority__ = 1000.0
+
+    @property
+    def shape(self) -> tuple:
+        return self._primal.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._primal.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._primal.ndim
+
+    @property
+    def size(self) -> int:
+        return self._primal.size
+
+    def __len__(self) -> int:
+        return len(self._primal)
+
+    def __bool__(self) -> bool:
+        return bool(self._primal)
+
+    def __index__(self) -> int:
+        return self._primal.__index__()
+
+    def __int__(self) -> int:
+        return int(self._primal)
+
+    def __float__(self) -> float:
+        raise TypeError(
+            "float() of a traced value would drop its derivative. Use nnmath.stop_gradient(x) first "
+            "if that is intended, or keep the value as an array.")
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "A traced value cannot be converted to a plain numpy array without losing its derivative. "
+            "Use the matching function from nnmath.numpy (import nnmath.numpy as mnp), or "
+            "nnmath.stop_gradient(x) if the value is meant to be a constant.")
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "In-place assignment into a traced array is not differentiable. Use the functional "
+            "update x = x.at[idx].set(value) (also .add, .multiply) instead.")
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(level={self._trace.level}, {self._primal!r})"
+
+
+def is_tracer(x: Any) -> bool:
+    return isinstance(x, Tracer)
+
+
+def full_lower(x: Any) -> Any:
+    """Strip every trace level: the plain numpy value underneath (used by stop_gradient)."""
+    while isinstance(x, Tracer):
+        x = x._primal
+    return x
+
+
+class Primitive:
+    """A numpy function with its derivative rules.
+
+    Args:
+        name: the name users see in error messages.
+        impl: the numpy implementation on plain values; positional arguments are the (possibly
+            differentiable) array operands, keyword arguments are static parameters.
+        multiple_results: ``impl`` returns a tuple of arrays.
+    """
+
+    __slots__ = ("name", "impl", "vjps", "jvps", "multiple_results", "__dict__")
+
+    def __init__(self, name: str, impl: Callable, multiple_results: bool = False):
+        self.name = name
+        self.impl = impl
+        self.vjps: tuple | None = None
+        self.jvps: tuple | None = None
+        self.multiple_results = multiple_results
+        self.__doc__ = getattr(impl, "__doc__", None)
+        self.__wrapped__ = impl
+
+    def __call__(self, *args, **params):
+        for a in args:
+            if isinstance(a, Tracer):
+                return bind(self, args, params)
+        return self.impl(*args, **params)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def primitive(name: str, impl: Callable, multiple_results: bool = False) -> Primitive:
+    """Create and register a primitive (its rules are attached with defvjp/defjvp)."""
+    if name in REGISTRY:
+        raise ValueError(f"primitive {name!r} is already registered")
+    p = Primitive(name, impl, multiple_results)
+    REGISTRY[name] = p
+    return p
+
+
+def defvjp(prim: Primitive, *rules: Callable | None) -> Primitive:
+    """Attach one VJP rule per positional argument; ``None`` marks a non-differentiable argument."""
+    prim.vjps = rules
+    return prim
+
+
+def defjvp(prim: Primitive, *rules: Callable | None) -> Primitive:
+    """Attach one JVP rule per positional argument; ``None`` marks a non-differentiable argument."""
+    prim.jvps = rules
+    return prim
+
+
+def bind(prim: Primitive, args: tuple, params: dict):
+    """Hand ``prim(*args)`` to the trace of the innermost tracer among ``args``."""
+    top = None
+    level = -1
+    for a in args:
+        if isinstance(a, Tracer):
+            trace = a._trace
+            if trace.level > level:
+                top, level = trace, trace.level
+    return top.process(prim, args, params)
+
+
+def missing_rule(prim: Primitive, mode: str, argpos: int | None = None) -> NotImplementedError:
+    where = "" if argpos is None else f" with respect to its argument {argpos}"
+    kind = "VJP (reverse mode)" if mode == "rev" else "JVP (forward mode)"
+    return NotImplementedError(f"nnmath has no {kind} rule for '{prim.name}'{where}")
+
+
+def unbroadcast(c: Any, shape: tuple) -> Any:
+    """Sum a cotangent over the axes along which its primal of ``shape`` was broadcast."""
+    extra = c.ndim - len(shape)
+    if extra > 0:
+        c = c.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and c.shape[i] != 1)
+    if axes:
+        c = c.sum(axis=axes, keepdims=True)
+    return c
+
+
+def fit_cotangent(c: Any, like: Any) -> Any:
+    """Give cotangent ``c`` the shape and dtype of primal ``like`` (undo broadcasting, keep dtype)."""
+    shape = np.shape(like) if not isinstance(like, (np.ndarray, Tracer)) else like.shape
+    if c.shape != shape:
+        c = unbroadcast(c, shape)
+        if c.shape != shape:
+            c = c.reshape(shape)
+    dtype = like.dtype if hasattr(like, "dtype") else np.result_type(like)
+    if c.dtype != dtype and dtype.kind in "fc":
+        c = c.astype(dtype)
+    return c
+
+
+def fit_tangent(t: Any, ans: Any) -> Any:
+    """Give an output tangent the shape and dtype of the primal output ``ans``."""
+    if t.shape != ans.shape:
+        t = t + np.zeros(ans.shape, dtype=t.dtype)
+    if t.dtype != ans.dtype and ans.dtype.kind in "fc":
+        t = t.astype(ans.dtype)
+    return t

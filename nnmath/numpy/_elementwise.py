@@ -1,0 +1,309 @@
+"""Elementwise primitives: forward, VJP and JVP of each side by side.
+
+Vocabulary: ``g`` = ȳ (output cotangent), ``t`` = ẋ (input tangent), ``y`` = forward output,
+⊙ = elementwise product. Broadcasting of binary operations is undone in one place
+(``nnmath._core.primitive.fit_cotangent``), never here.
+
+Conventions at kinks and singular points (each tested in tests/test_edges.py):
+    abs′(0) = sign(0) = 0;  maximum/minimum split ties equally (½ each);  clip passes the gradient
+    on the closed interval [lo, hi] (like PyTorch);  sqrt′(0) = cbrt′(0) = 0 (the convention that
+    gives ‖x‖ and sqrt(x²) a zero gradient at 0);  ∂(xʸ)/∂y = 0 at x = 0;  hypot′ = 0 at (0, 0);
+    0 · ∞ = 0 in reverse mode (``safe_mul``), so ``where`` never leaks NaN from an untaken branch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.primitive import defjvp, defvjp, primitive
+from ._helpers import elementwise, nondifferentiable, raw, safe_mul
+
+_LN2 = float(np.log(2.0))
+_LN10 = float(np.log(10.0))
+
+
+def _safe_where_positive(x):
+    """Mask x > 0 and a copy of x with 1 elsewhere (the double-where trick for safe rules)."""
+    pos = raw(x) > 0
+    return pos, where(pos, x, 1.0)
+
+
+def _sqrt_deriv(y, x):
+    pos, ys = _safe_where_positive(y)
+    return where(pos, 0.5 / ys, 0.0)
+
+
+def _cbrt_deriv(y, x):
+    nz = raw(y) != 0
+    ys = where(nz, y, 1.0)
+    return where(nz, 1.0 / (3.0 * ys * ys), 0.0)
+
+
+def _sinc_deriv(y, x):
+    # sinc x = sin(πx)/(πx)    sinc′x = (cos(πx) − sinc x)/x,  sinc′0 = 0
+    nz = raw(x) != 0
+    xs = where(nz, x, 1.0)
+    return where(nz, (cos(np.pi * xs) - y) / xs, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unary: y = f(x), given as f′ in terms of (y, x).     x̄ = ȳ ⊙ f′(x)    ẏ = ẋ ⊙ f′(x)
+# ---------------------------------------------------------------------------------------------
+# y = −x                          f′ = −1  (linear)
+negative = primitive("negative", np.negative)
+defvjp(negative, lambda g, y, x: negative(g))
+defjvp(negative, lambda t, y, x: negative(t))
+# y = eˣ                          f′ = y
+exp = elementwise("exp", np.exp, lambda y, x: y, singular=True)
+# y = 2ˣ                          f′ = y ln 2
+exp2 = elementwise("exp2", np.exp2, lambda y, x: y * _LN2, singular=True)
+# y = eˣ − 1                      f′ = y + 1
+expm1 = elementwise("expm1", np.expm1, lambda y, x: y + 1.0, singular=True)
+# y = ln x                        f′ = 1/x
+log = elementwise("log", np.log, lambda y, x: 1.0 / x, singular=True)
+# y = ln(1 + x)                   f′ = 1/(1 + x)
+log1p = elementwise("log1p", np.log1p, lambda y, x: 1.0 / (1.0 + x), singular=True)
+# y = log₂ x                      f′ = 1/(x ln 2)
+log2 = elementwise("log2", np.log2, lambda y, x: 1.0 / (x * _LN2), singular=True)
+# y = log₁₀ x                     f′ = 1/(x ln 10)
+log10 = elementwise("log10", np.log10, lambda y, x: 1.0 / (x * _LN10), singular=True)
+# y = √x                          f′ = 1/(2y), taken as 0 at x = 0
+sqrt = elementwise("sqrt", np.sqrt, _sqrt_deriv, singular=True)
+# y = ∛x                          f′ = 1/(3y²), taken as 0 at x = 0
+cbrt = elementwise("cbrt", np.cbrt, _cbrt_deriv, singular=True)
+# y = x²                          f′ = 2x
+square = elementwise("square", np.square, lambda y, x: 2.0 * x, singular=True)
+# y = 1/x                         f′ = −y²
+reciprocal = elementwise("reciprocal", np.reciprocal, lambda y, x: -(y * y), singular=True)
+# y = |x|                         f′ = sign x  (0 at 0)
+absolute = elementwise("absolute", np.absolute, lambda y, x: sign(x))
+# y = sin x                       f′ = cos x
+sin = elementwise("sin", np.sin, lambda y, x: cos(x))
+# y = cos x                       f′ = −sin x
+cos = elementwise("cos", np.cos, lambda y, x: negative(sin(x)))
+# y = tan x                       f′ = 1 + y²
+tan = elementwise("tan", np.tan, lambda y, x: 1.0 + y * y, singular=True)
+# y = arcsin x                    f′ = 1/√(1 − x²)
+arcsin = elementwise("arcsin", np.arcsin, lambda y, x: 1.0 / sqrt(1.0 - x * x), singular=True)
+# y = arccos x                    f′ = −1/√(1 − x²)
+arccos = elementwise("arccos", np.arccos, lambda y, x: -1.0 / sqrt(1.0 - x * x), singular=True)
+# y = arctan x                    f′ = 1/(1 + x²)
+arctan = elementwise("arctan", np.arctan, lambda y, x: 1.0 / (1.0 + x * x))
+# y = sinh x                      f′ = cosh x
+sinh = elementwise("sinh", np.sinh, lambda y, x: cosh(x), singular=True)
+# y = cosh x                      f′ = sinh x
+cosh = elementwise("cosh", np.cosh, lambda y, x: sinh(x), singular=True)
+# y = tanh x                      f′ = 1 − y²
+tanh = elementwise("tanh", np.tanh, lambda y, x: 1.0 - y * y)
+# y = arsinh x                    f′ = 1/√(x² + 1)
+arcsinh = elementwise("arcsinh", np.arcsinh, lambda y, x: 1.0 / sqrt(x * x + 1.0))
+# y = arcosh x                    f′ = 1/√(x² − 1)
+arccosh = elementwise("arccosh", np.arccosh, lambda y, x: 1.0 / sqrt(x * x - 1.0), singular=True)
+# y = artanh x                    f′ = 1/(1 − x²)
+arctanh = elementwise("arctanh", np.arctanh, lambda y, x: 1.0 / (1.0 - x * x), singular=True)
+# y = sin(πx)/(πx)                f′ = (cos(πx) − y)/x, 0 at 0
+sinc = elementwise("sinc", np.sinc, _sinc_deriv)
+# y = x·π/180                     f′ = π/180
+deg2rad = elementwise("deg2rad", np.deg2rad, lambda y, x: np.pi / 180.0)
+# y = x·180/π                     f′ = 180/π
+rad2deg = elementwise("rad2deg", np.rad2deg, lambda y, x: 180.0 / np.pi)
+
+# ---------------------------------------------------------------------------------------------
+# Binary: y = f(x₁, x₂).   x̄ᵢ = ȳ ⊙ ∂f/∂xᵢ    ẏ = Σᵢ ẋᵢ ⊙ ∂f/∂xᵢ
+# ---------------------------------------------------------------------------------------------
+# y = a + b                       ā = ȳ, b̄ = ȳ
+add = primitive("add", np.add)
+defvjp(add, lambda g, y, a, b: g, lambda g, y, a, b: g)
+defjvp(add, lambda t, y, a, b: t, lambda t, y, a, b: t)
+# y = a − b                       ā = ȳ, b̄ = −ȳ
+subtract = primitive("subtract", np.subtract)
+defvjp(subtract, lambda g, y, a, b: g, lambda g, y, a, b: negative(g))
+defjvp(subtract, lambda t, y, a, b: t, lambda t, y, a, b: negative(t))
+# y = a ⊙ b                       ā = ȳ ⊙ b, b̄ = ȳ ⊙ a  (bilinear)
+multiply = primitive("multiply", np.multiply)
+defvjp(multiply, lambda g, y, a, b: safe_mul(g, b), lambda g, y, a, b: safe_mul(g, a))
+defjvp(multiply, lambda t, y, a, b: t * b, lambda t, y, a, b: a * t)
+# y = a / b                       ā = ȳ / b, b̄ = −ȳ ⊙ y / b
+divide = primitive("divide", np.divide)
+defvjp(divide, lambda g, y, a, b: safe_mul(g, 1.0 / b), lambda g, y, a, b: safe_mul(g, -y / b))
+defjvp(divide, lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b)
+true_divide = divide
+
+
+def _power_dbase(y, a, b):
+    # ∂aᵇ/∂a = b·aᵇ⁻¹
+    return b * power(a, b - 1)
+
+
+def _power_dexp(y, a, b):
+    # ∂aᵇ/∂b = aᵇ ln a, taken as 0 at a = 0 (the limit for b > 0)
+    nz = raw(a) != 0
+    return where(nz, y * log(where(nz, a, 1.0)), 0.0)
+
+
+# y = aᵇ                          ā = ȳ ⊙ b aᵇ⁻¹, b̄ = ȳ ⊙ aᵇ ln a
+power = primitive("power", np.power)
+defvjp(power, lambda g, y, a, b: safe_mul(g, _power_dbase(y, a, b)),
+       lambda g, y, a, b: safe_mul(g, _power_dexp(y, a, b)))
+defjvp(power, lambda t, y, a, b: t * _power_dbase(y, a, b), lambda t, y, a, b: t * _power_dexp(y, a, b))
+
+
+def _tie_share(a, b, sign):
+    """∂max(a, b)/∂a (sign=+1) or ∂min(a, b)/∂a (sign=−1): 1 where a wins, ½ at ties, 0 else."""
+    ra, rb = raw(a), raw(b)
+    wins = (ra > rb) if sign > 0 else (ra < rb)
+    dtype = np.result_type(ra, rb)
+    return (wins + 0.5 * (ra == rb)).astype(dtype)
+
+
+# y = max(a, b)                   ā = ȳ ⊙ [a > b] + ½ȳ ⊙ [a = b]
+maximum = primitive("maximum", np.maximum)
+defvjp(maximum, lambda g, y, a, b: g * _tie_share(a, b, 1), lambda g, y, a, b: g * _tie_share(b, a, 1))
+defjvp(maximum, lambda t, y, a, b: t * _tie_share(a, b, 1), lambda t, y, a, b: t * _tie_share(b, a, 1))
+# y = min(a, b)                   ā = ȳ ⊙ [a < b] + ½ȳ ⊙ [a = b]
+minimum = primitive("minimum", np.minimum)
+defvjp(minimum, lambda g, y, a, b: g * _tie_share(a, b, -1), lambda g, y, a, b: g * _tie_share(b, a, -1))
+defjvp(minimum, lambda t, y, a, b: t * _tie_share(a, b, -1), lambda t, y, a, b: t * _tie_share(b, a, -1))
+# y = atan2(a, b)                 ā = ȳ b/(a² + b²), b̄ = −ȳ a/(a² + b²)
+arctan2 = primitive("arctan2", np.arctan2)
+defvjp(arctan2, lambda g, y, a, b: safe_mul(g, b / (a * a + b * b)),
+       lambda g, y, a, b: safe_mul(g, -a / (a * a + b * b)))
+defjvp(arctan2, lambda t, y, a, b: t * b / (a * a + b * b), lambda t, y, a, b: -t * a / (a * a + b * b))
+
+
+def _hypot_d(y, a):
+    nz = raw(y) != 0
+    return where(nz, a / where(nz, y, 1.0), 0.0)
+
+
+# y = √(a² + b²)                  ā = ȳ a/y, b̄ = ȳ b/y  (0 at the origin)
+hypot = primitive("hypot", np.hypot)
+defvjp(hypot, lambda g, y, a, b: g * _hypot_d(y, a), lambda g, y, a, b: g * _hypot_d(y, b))
+defjvp(hypot, lambda t, y, a, b: t * _hypot_d(y, a), lambda t, y, a, b: t * _hypot_d(y, b))
+# y = ln(eᵃ + eᵇ)                 ā = ȳ e^(a−y), b̄ = ȳ e^(b−y)
+logaddexp = primitive("logaddexp", np.logaddexp)
+defvjp(logaddexp, lambda g, y, a, b: g * exp(a - y), lambda g, y, a, b: g * exp(b - y))
+defjvp(logaddexp, lambda t, y, a, b: t * exp(a - y), lambda t, y, a, b: t * exp(b - y))
+# y = log₂(2ᵃ + 2ᵇ)               ā = ȳ 2^(a−y), b̄ = ȳ 2^(b−y)
+logaddexp2 = primitive("logaddexp2", np.logaddexp2)
+defvjp(logaddexp2, lambda g, y, a, b: g * exp2(a - y), lambda g, y, a, b: g * exp2(b - y))
+defjvp(logaddexp2, lambda t, y, a, b: t * exp2(a - y), lambda t, y, a, b: t * exp2(b - y))
+# y = a − b·⌊a/b⌋                 ā = ȳ, b̄ = −ȳ ⊙ ⌊a/b⌋  (a.e.)
+remainder = primitive("remainder", np.remainder)
+defvjp(remainder, lambda g, y, a, b: g, lambda g, y, a, b: g * -np.floor_divide(raw(a), raw(b)))
+defjvp(remainder, lambda t, y, a, b: t, lambda t, y, a, b: t * -np.floor_divide(raw(a), raw(b)))
+mod = remainder
+
+# ---------------------------------------------------------------------------------------------
+# Selection
+# ---------------------------------------------------------------------------------------------
+# y = c ? a : b                   ā = c ? ȳ : 0, b̄ = c ? 0 : ȳ   (exact zeros: see safe_mul)
+_where3 = primitive("where", np.where)
+defvjp(_where3, None, lambda g, y, c, a, b: _where3(c, g, 0.0), lambda g, y, c, a, b: _where3(c, 0.0, g))
+defjvp(_where3, None, lambda t, y, c, a, b: _where3(c, t, 0.0), lambda t, y, c, a, b: _where3(c, 0.0, t))
+
+
+def where(condition, x=None, y=None):
+    """``numpy.where``: with three arguments, select elementwise (differentiable in x and y);
+    with one, the indices where ``condition`` holds (non-differentiable)."""
+    if x is None and y is None:
+        return np.nonzero(raw(condition))
+    if x is None or y is None:
+        raise ValueError("where: either both or neither of x and y must be given")
+    return _where3(raw(condition), x, y)
+
+
+def _clip_pass(x, lo, hi):
+    rx = raw(x)
+    inside = np.ones(rx.shape, dtype=bool)
+    if lo is not None:
+        inside &= rx >= raw(lo)
+    if hi is not None:
+        inside &= rx <= raw(hi)
+    return inside.astype(rx.dtype)
+
+
+def _clip_impl(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+# y = min(max(x, lo), hi)         x̄ = ȳ ⊙ [lo ≤ x ≤ hi]  (gradient passes on the closed interval)
+_clip = primitive("clip", _clip_impl)
+defvjp(_clip, lambda g, y, x, lo, hi: g * _clip_pass(x, lo, hi),
+       lambda g, y, x, lo, hi: g * (raw(x) < raw(lo)),
+       lambda g, y, x, lo, hi: g * (raw(x) > raw(hi)))
+defjvp(_clip, lambda t, y, x, lo, hi: t * _clip_pass(x, lo, hi),
+       lambda t, y, x, lo, hi: t * (raw(x) < raw(lo)),
+       lambda t, y, x, lo, hi: t * (raw(x) > raw(hi)))
+
+
+def clip(a, a_min=None, a_max=None):
+    """``numpy.clip``; the gradient passes where lo ≤ x ≤ hi (the boundary included)."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip: at least one of a_min and a_max must be given")
+    if a_min is None:
+        return _clip(a, -np.inf, a_max)
+    if a_max is None:
+        return _clip(a, a_min, np.inf)
+    return _clip(a, a_min, a_max)
+
+
+def _astype_impl(x, dtype):
+    return np.asarray(x).astype(dtype)
+
+
+# y = x cast to dtype             x̄ = ȳ cast back (done by fit_cotangent),  ẏ = ẋ cast
+astype = primitive("astype", _astype_impl)
+defvjp(astype, lambda g, y, x, dtype: g)
+defjvp(astype, lambda t, y, x, dtype: astype(t, dtype))
+
+# ---------------------------------------------------------------------------------------------
+# Piecewise constant or discrete: derivative zero wherever it exists; results are constants.
+# ---------------------------------------------------------------------------------------------
+sign = nondifferentiable(np.sign)
+floor = nondifferentiable(np.floor)
+ceil = nondifferentiable(np.ceil)
+trunc = nondifferentiable(np.trunc)
+fix = nondifferentiable(np.fix)
+rint = nondifferentiable(np.rint)
+round = nondifferentiable(np.round, "round")
+around = round
+floor_divide = nondifferentiable(np.floor_divide)
+heaviside = nondifferentiable(np.heaviside)
+equal = nondifferentiable(np.equal)
+not_equal = nondifferentiable(np.not_equal)
+less = nondifferentiable(np.less)
+less_equal = nondifferentiable(np.less_equal)
+greater = nondifferentiable(np.greater)
+greater_equal = nondifferentiable(np.greater_equal)
+logical_and = nondifferentiable(np.logical_and)
+logical_or = nondifferentiable(np.logical_or)
+logical_not = nondifferentiable(np.logical_not)
+logical_xor = nondifferentiable(np.logical_xor)
+isnan = nondifferentiable(np.isnan)
+isinf = nondifferentiable(np.isinf)
+isfinite = nondifferentiable(np.isfinite)
+signbit = nondifferentiable(np.signbit)
+isclose = nondifferentiable(np.isclose)
+allclose = nondifferentiable(np.allclose)
+array_equal = nondifferentiable(np.array_equal)
+
+abs = absolute
+fabs = absolute
+
+
+def positive(x):
+    """``numpy.positive``: the identity."""
+    return x
+
+
+def float_power(a, b):
+    """``numpy.float_power``: aᵇ computed in float64."""
+    return power(astype(a, np.float64) if hasattr(a, "dtype") else a, b)
+
+
+def conjugate(x):
+    """``numpy.conjugate`` on real input: the identity."""
+    return x
+
+
+conj = conjugate

@@ -1,0 +1,223 @@
+"""Reductions: sum, prod, max/min, cumsum and the composites built on them.
+
+Vocabulary: ``g`` = ȳ, ``t`` = ẋ, ``y`` = forward output; ``expand(g)`` = ȳ reshaped to the kept-dims
+shape so that it broadcasts against x.
+
+Conventions: max/min share the cotangent equally among tied maxima (x̄ = ȳ ⊙ [x = y] / #ties);
+prod with a zero element has the finite, exact derivative ∂y/∂xᵢ = ∏_{j≠i} xⱼ (no division by 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.primitive import defjvp, defvjp, primitive
+from ._elementwise import multiply, sqrt, where
+from ._helpers import raw
+from ._shape import broadcast_to, moveaxis, reshape, flip, expand_dims
+
+
+def _norm_axis(axis, ndim: int):
+    """None, or a sorted tuple of non-negative axes; raises naming the bad axis."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(f"axis {a} is out of bounds for array of dimension {ndim}")
+        out.append(int(a) % ndim)
+    return tuple(sorted(out))
+
+
+def _kept_shape(shape: tuple, axis) -> tuple:
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+def _expand(g, x, axis, keepdims):
+    """ȳ of a reduction, reshaped so that it broadcasts against x."""
+    return g if keepdims else reshape(g, _kept_shape(x.shape, axis))
+
+
+def _count(x, axis) -> int:
+    return int(np.prod([x.shape[a] for a in axis])) if axis is not None else x.size
+
+
+def _sum_impl(x, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+# y = Σ_axis x                    x̄ = broadcast(ȳ)      ẏ = Σ_axis ẋ
+_sum = primitive("sum", _sum_impl)
+defvjp(_sum, lambda g, y, x, axis, keepdims: broadcast_to(_expand(g, x, axis, keepdims), x.shape))
+defjvp(_sum, lambda t, y, x, axis, keepdims: _sum(t, axis=axis, keepdims=keepdims))
+
+
+def sum(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.sum`` with ``axis``, ``dtype`` and ``keepdims``."""
+    if dtype is not None:
+        from ._elementwise import astype
+        a = astype(a, dtype)
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    return _sum(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+
+
+def _prod_others(x, axis):
+    """∏_{j≠i} xⱼ along ``axis`` for every i, exactly, zeros included (O(n²) only if x has a 0)."""
+    if not np.any(raw(x) == 0):
+        return _prod(x, axis=axis, keepdims=True) / x
+    axis = tuple(range(x.ndim)) if axis is None else axis
+    rest = [i for i in range(x.ndim) if i not in axis]
+    xt = moveaxis(x, list(axis), list(range(len(rest), x.ndim)))
+    moved_shape = xt.shape
+    n = _count(x, axis)
+    flat = reshape(xt, moved_shape[:len(rest)] + (n,))
+    eye = np.eye(n, dtype=bool)
+    others = _prod(where(eye, 1.0, expand_dims(flat, -2)), axis=(flat.ndim,), keepdims=False)
+    others = reshape(others, moved_shape)
+    return moveaxis(others, list(range(len(rest), x.ndim)), list(axis))
+
+
+def _prod_impl(x, axis=None, keepdims=False):
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+# y = ∏_axis x                    x̄ = broadcast(ȳ) ⊙ ∏_{j≠i} xⱼ      ẏ = Σ_axis ẋ ⊙ ∏_{j≠i} xⱼ
+_prod = primitive("prod", _prod_impl)
+defvjp(_prod, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_others(x, axis))
+defjvp(_prod, lambda t, y, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis=axis,
+                                                   keepdims=keepdims))
+
+
+def prod(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.prod``; exact finite derivative when an element is zero."""
+    if dtype is not None:
+        from ._elementwise import astype
+        a = astype(a, dtype)
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    return _prod(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+
+
+def _tie_weights(y, x, axis, keepdims):
+    """[x = y] / #ties: the share of ȳ each element gets (ties split equally)."""
+    rx = raw(x)
+    ry = raw(y) if keepdims else np.reshape(raw(y), _kept_shape(rx.shape, axis))
+    hit = rx == ry
+    return (hit / np.sum(hit, axis=axis, keepdims=True)).astype(rx.dtype)
+
+
+def _max_impl(x, axis=None, keepdims=False):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _min_impl(x, axis=None, keepdims=False):
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+# y = max_axis x                  x̄ = broadcast(ȳ) ⊙ [x = y]/#ties      ẏ = Σ ẋ ⊙ [x = y]/#ties
+_max = primitive("max", _max_impl)
+defvjp(_max, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _tie_weights(y, x, axis, keepdims))
+defjvp(_max, lambda t, y, x, axis, keepdims: _sum(t * _tie_weights(y, x, axis, keepdims), axis=axis,
+                                                  keepdims=keepdims))
+# y = min_axis x                  (as max)
+_min = primitive("min", _min_impl)
+defvjp(_min, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _tie_weights(y, x, axis, keepdims))
+defjvp(_min, lambda t, y, x, axis, keepdims: _sum(t * _tie_weights(y, x, axis, keepdims), axis=axis,
+                                                  keepdims=keepdims))
+
+
+def max(a, axis=None, keepdims=False):
+    """``numpy.max``; tied maxima share the derivative equally."""
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    return _max(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+
+
+def min(a, axis=None, keepdims=False):
+    """``numpy.min``; tied minima share the derivative equally."""
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    return _min(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+
+
+amax = max
+amin = min
+
+
+def _cumsum_impl(x, axis):
+    return np.cumsum(x, axis=axis)
+
+
+# y_k = Σ_{i≤k} x_i               x̄_i = Σ_{k≥i} ȳ_k (reversed cumsum)      ẏ = cumsum ẋ
+_cumsum = primitive("cumsum", _cumsum_impl)
+defvjp(_cumsum, lambda g, y, x, axis: flip(_cumsum(flip(g, axis), axis=axis), axis))
+defjvp(_cumsum, lambda t, y, x, axis: _cumsum(t, axis=axis))
+
+
+def cumsum(a, axis=None):
+    """``numpy.cumsum`` (``axis=None`` flattens first)."""
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    return _cumsum(a, axis=_norm_axis(axis, a.ndim)[0])
+
+
+def cumprod(a, axis=None):
+    """``numpy.cumprod``, as y_k = ∏_{i≤k} x_i over a lower-triangular mask (O(n²) along axis),
+    so that its derivative is exact when elements are zero."""
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    axis = _norm_axis(axis, a.ndim)[0]
+    x = moveaxis(a, axis, -1)
+    n = x.shape[-1]
+    lower = np.tril(np.ones((n, n), dtype=bool))         # mask[k, i] = i ≤ k
+    y = _prod(where(lower, expand_dims(x, -2), 1.0), axis=(x.ndim,), keepdims=False)
+    return moveaxis(y, -1, axis)
+
+
+def mean(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.mean``: Σx / n."""
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    s = sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    return s / _count(a, _norm_axis(axis, a.ndim))
+
+
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """``numpy.var``: Σ(x − x̄)² / (n − ddof)."""
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    centered = a - mean(a, axis=axis, dtype=dtype, keepdims=True)
+    ss = sum(centered * centered, axis=axis, keepdims=keepdims)
+    return ss / (_count(a, _norm_axis(axis, a.ndim)) - ddof)
+
+
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """``numpy.std``: √var (derivative 0 where the variance is 0, by sqrt's convention)."""
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """``numpy.average``: Σ wx / Σ w (differentiable in a and weights)."""
+    if weights is None:
+        avg = mean(a, axis=axis, keepdims=keepdims)
+        scale = _count(a, _norm_axis(axis, np.ndim(a))) if hasattr(a, "ndim") else 1
+        wsum = np.full(np.shape(avg), float(scale))
+    else:
+        if hasattr(weights, "ndim") and hasattr(a, "ndim") and weights.shape != a.shape:
+            if axis is None or weights.ndim != 1:
+                raise ValueError(f"average: weights of shape {weights.shape} do not fit a of shape "
+                                 f"{a.shape}; 1-D weights need an axis")
+            shape = [1] * a.ndim
+            shape[int(axis) % a.ndim] = weights.shape[0]
+            weights = reshape(weights, tuple(shape))
+        wsum = sum(broadcast_to(weights, a.shape) if hasattr(a, "shape") else weights, axis=axis,
+                   keepdims=keepdims)
+        avg = sum(multiply(a, weights), axis=axis, keepdims=keepdims) / wsum
+    return (avg, wsum) if returned else avg

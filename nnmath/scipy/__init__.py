@@ -1,0 +1,2 @@
+"""``nnmath.scipy``: differentiable versions of scipy functions (scipy's names)."""
+from . import special  # noqa: F401

@@ -1,0 +1,114 @@
+"""``nnmath.scipy.special``: differentiable special functions (scipy.special's names).
+
+Vocabulary: ``g`` = ȳ, ``t`` = ẋ, ``y`` = forward output. Rules use the same helpers as
+``nnmath.numpy`` (see ``nnmath/numpy/_helpers.py``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.special as sps
+
+from .._core.primitive import defjvp, defvjp, primitive
+from ..numpy import _elementwise as E
+from ..numpy._helpers import elementwise, raw, safe_mul
+from ..numpy._reductions import _expand, _norm_axis, _sum
+
+
+_TWO_OVER_SQRT_PI = float(2.0 / np.sqrt(np.pi))
+
+# y = σ(x) = 1/(1 + e⁻ˣ)          f′ = y(1 − y)
+expit = elementwise("expit", sps.expit, lambda y, x: y * (1.0 - y))
+# y = erf x                       f′ = (2/√π) e^(−x²)
+erf = elementwise("erf", sps.erf, lambda y, x: _TWO_OVER_SQRT_PI * E.exp(-(x * x)))
+# y = erfc x                      f′ = −(2/√π) e^(−x²)
+erfc = elementwise("erfc", sps.erfc, lambda y, x: -_TWO_OVER_SQRT_PI * E.exp(-(x * x)))
+# y = erf⁻¹ x                     f′ = (√π/2) e^(y²)
+erfinv = elementwise("erfinv", sps.erfinv, lambda y, x: (1.0 / _TWO_OVER_SQRT_PI) * E.exp(y * y),
+                     singular=True)
+# y = ln Γ(x)                     f′ = ψ(x)
+gammaln = elementwise("gammaln", sps.gammaln, lambda y, x: digamma(x), singular=True)
+# y = ψ(x)                        f′ = ψ⁽¹⁾(x)
+digamma = elementwise("digamma", sps.digamma, lambda y, x: polygamma(1, x), singular=True)
+psi = digamma
+# y = Φ(x), the normal CDF        f′ = e^(−x²/2)/√(2π)
+ndtr = elementwise("ndtr", sps.ndtr, lambda y, x: E.exp(-0.5 * x * x) / float(np.sqrt(2 * np.pi)))
+
+
+def _polygamma_impl(x, n):
+    return sps.polygamma(n, x)
+
+
+# y = ψ⁽ⁿ⁾(x)                     f′ = ψ⁽ⁿ⁺¹⁾(x)
+_polygamma = primitive("polygamma", _polygamma_impl)
+defvjp(_polygamma, lambda g, y, x, n: safe_mul(g, _polygamma(x, n=n + 1)))
+defjvp(_polygamma, lambda t, y, x, n: t * _polygamma(x, n=n + 1))
+
+
+def polygamma(n, x):
+    """``scipy.special.polygamma``: the n-th derivative of the digamma function (n an integer)."""
+    return _polygamma(x, n=int(raw(n)))
+
+
+def _xlogy_dy(y, a, b):
+    # ∂(a ln b)/∂b = a/b, taken as 0 where a = 0
+    nz = raw(a) != 0
+    return E.where(nz, a / E.where(nz, b, 1.0), 0.0)
+
+
+# y = a ln b  (0 where a = 0)     ā = ȳ ln b, b̄ = ȳ a/b
+xlogy = primitive("xlogy", sps.xlogy)
+defvjp(xlogy, lambda g, y, a, b: safe_mul(g, E.log(b)), lambda g, y, a, b: g * _xlogy_dy(y, a, b))
+defjvp(xlogy, lambda t, y, a, b: t * E.log(b), lambda t, y, a, b: t * _xlogy_dy(y, a, b))
+
+
+def _xlog1py_dy(y, a, b):
+    nz = raw(a) != 0
+    return E.where(nz, a / E.where(nz, 1.0 + b, 1.0), 0.0)
+
+
+# y = a ln(1 + b)  (0 where a = 0) ā = ȳ ln(1 + b), b̄ = ȳ a/(1 + b)
+xlog1py = primitive("xlog1py", sps.xlog1py)
+defvjp(xlog1py, lambda g, y, a, b: safe_mul(g, E.log1p(b)), lambda g, y, a, b: g * _xlog1py_dy(y, a, b))
+defjvp(xlog1py, lambda t, y, a, b: t * E.log1p(b), lambda t, y, a, b: t * _xlog1py_dy(y, a, b))
+
+
+def _logsumexp_impl(x, axis, keepdims):
+    return sps.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+def _softmax_of(y, x, axis, keepdims):
+    """e^(x − y): the softmax, from logsumexp's output y."""
+    return E.exp(x - _expand(y, x, axis, keepdims))
+
+
+# y = ln Σ eˣ (stable)            x̄ = ȳ ⊙ softmax(x)      ẏ = Σ ẋ ⊙ softmax(x)
+_logsumexp = primitive("logsumexp", _logsumexp_impl)
+defvjp(_logsumexp, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _softmax_of(y, x, axis, keepdims))
+defjvp(_logsumexp, lambda t, y, x, axis, keepdims: _sum(t * _softmax_of(y, x, axis, keepdims), axis=axis,
+                                                        keepdims=keepdims))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False):
+    """``scipy.special.logsumexp``: ln Σ b eᵃ, computed stably (b > 0 if given)."""
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
+    if b is not None:
+        a = a + E.log(b)
+    return _logsumexp(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+
+
+def logit(x):
+    """``scipy.special.logit``: ln(x/(1 − x))."""
+    return E.log(x) - E.log1p(-x)
+
+
+def softmax(x, axis=None):
+    """``scipy.special.softmax``: e^(x − logsumexp x)."""
+    return E.exp(log_softmax(x, axis=axis))
+
+
+def log_softmax(x, axis=None):
+    """``scipy.special.log_softmax``: x − logsumexp x."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
