@@ -34,19 +34,22 @@ class ForwardTrace:
         self.level = new_level()
 
     def process(self, prim, args, params):
-        vals = []
-        tans = []
-        for a in args:
-            if isinstance(a, Tracer) and a._trace is self:
-                vals.append(a._primal)
-                tans.append(a._tangent)
-            else:
-                vals.append(a)
-                tans.append(None)
         rules = prim.jvps
         if rules is None:
             raise missing_rule(prim, "fwd")
-        ans = prim(*vals, **params)
+        vals = list(args)
+        tans = [None] * len(args)
+        lower = False           # does any value still carry an outer (lower-level) trace?
+        for i, a in enumerate(args):
+            if isinstance(a, Tracer):
+                if a._trace is self:
+                    v = vals[i] = a._primal
+                    tans[i] = a._tangent
+                    if isinstance(v, Tracer):
+                        lower = True
+                else:
+                    lower = True
+        ans = prim(*vals, **params) if lower else prim.impl(*vals, **params)
         out = None
         for i, t in enumerate(tans):
             if t is None:

@@ -46,21 +46,24 @@ class ReverseTrace:
         return ReverseTracer(self, value, len(self.tape) - 1)
 
     def process(self, prim, args, params):
-        vals = []
-        parents = []
-        for i, a in enumerate(args):
-            if isinstance(a, Tracer) and a._trace is self:
-                vals.append(a._primal)
-                parents.append((i, a._node, a._out))
-            else:
-                vals.append(a)
         rules = prim.vjps
         if rules is None:
             raise missing_rule(prim, "rev")
-        for i, _, _ in parents:
-            if i >= len(rules):
-                raise missing_rule(prim, "rev", i)
-        ans = prim(*vals, **params)
+        vals = list(args)
+        parents = []
+        lower = False           # does any value still carry an outer (lower-level) trace?
+        for i, a in enumerate(args):
+            if isinstance(a, Tracer):
+                if a._trace is self:
+                    v = vals[i] = a._primal
+                    parents.append((i, a._node, a._out))
+                    if isinstance(v, Tracer):
+                        lower = True
+                else:
+                    lower = True
+        if parents[-1][0] >= len(rules):
+            raise missing_rule(prim, "rev", parents[-1][0])
+        ans = prim(*vals, **params) if lower else prim.impl(*vals, **params)
         tape = self.tape
         node = len(tape)
         tape.append((prim, vals, params, ans, parents))
@@ -125,8 +128,16 @@ def backward(trace: ReverseTrace, seeds: list[tuple[int, int, Any]], keep_tape: 
             if rule is None:
                 continue
             c = rule(ct, ans, *vals, **params)
-            if c is not None:
-                _accumulate(cts, tape, node, out, fit_cotangent(c, vals[pos]))
+            if c is None:
+                continue
+            v = vals[pos]
+            if c.shape != v.shape or c.dtype != v.dtype:
+                c = fit_cotangent(c, v)
+            if out < 0:         # _accumulate, inlined for the common single-output case
+                old = cts[node]
+                cts[node] = c if old is None else old + c
+            else:
+                _accumulate(cts, tape, node, out, c)
     return cts
 
 

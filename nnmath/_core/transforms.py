@@ -12,7 +12,7 @@ import numpy as np
 from .forward import ForwardTrace, ForwardTracer
 from .primitive import Tracer
 from .reverse import ReverseTrace, backward
-from .tree import tree_flatten, tree_unflatten
+from .tree import LEAF, tree_flatten, tree_unflatten
 
 __all__ = ["vjp", "grad", "value_and_grad", "jvp", "normalize_argnums", "as_float_input"]
 
@@ -45,10 +45,16 @@ def as_float_input(x: Any, fname: str, where: str) -> Any:
     return x
 
 
-def _box_inputs(trace: ReverseTrace, tree: Any, fname: str, where: str):
+def _box_inputs(trace: ReverseTrace, tree: Any, fname: str, argnum: int | None = None):
+    """Box the leaves of one argument (``argnum``; None: the tuple of all primals)."""
+    if type(tree) is np.ndarray and tree.dtype.kind == "f":      # the common case, kept fast
+        return [trace.new_input(tree)], LEAF
     leaves, treedef = tree_flatten(tree)
-    boxed = [trace.new_input(as_float_input(x, fname, f"{where} (leaf {i})" if len(leaves) > 1 else where))
-             for i, x in enumerate(leaves)]
+    boxed = []
+    for i, x in enumerate(leaves):
+        where = "primal" if argnum is None else f"argument {argnum}"
+        boxed.append(trace.new_input(as_float_input(
+            x, fname, f"{where} (leaf {i})" if len(leaves) > 1 or argnum is None else where)))
     return boxed, treedef
 
 
@@ -78,7 +84,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     With ``has_aux=True``, ``fun`` returns ``(out, aux)`` and ``vjp`` returns ``(out, vjp_fun, aux)``.
     """
     trace = ReverseTrace()
-    boxed, in_def = _box_inputs(trace, primals, "vjp", "primal")
+    boxed, in_def = _box_inputs(trace, primals, "vjp")
     out, aux = _split_aux(fun(*tree_unflatten(in_def, boxed)), has_aux, "vjp")
     out_leaves, out_def = tree_flatten(out)
     out_vals = [_lower_out(trace, o) for o in out_leaves]
@@ -123,6 +129,16 @@ def _check_like(c: Any, ref: Any, fname: str, what: str, ref_name: str) -> Any:
     return c
 
 
+def _check_scalar_output(out: Any) -> None:
+    shape = out.shape if isinstance(out, (np.ndarray, Tracer, np.generic)) else np.shape(out)
+    if shape != ():
+        raise TypeError(f"grad requires a function with a scalar output, but it returned an "
+                        f"array of shape {shape}. Reduce it (e.g. .sum()) or use jacrev/vjp.")
+    dtype = out.dtype if hasattr(out, "dtype") else np.result_type(out)
+    if dtype.kind != "f":
+        raise TypeError(f"grad requires a floating-point output, got dtype {dtype}")
+
+
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
     """Return a function computing ``(fun(*args), ∇fun(*args))`` for a scalar-valued ``fun``.
 
@@ -133,29 +149,27 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
-        nums = normalize_argnums(argnums, len(args), "grad")
         trace = ReverseTrace()
+        if single and 0 <= argnums < len(args):
+            nums = (argnums,)
+        else:
+            nums = normalize_argnums(argnums, len(args), "grad")
         args = list(args)
         boxed_per_arg = []
         for n in nums:
-            boxed, treedef = _box_inputs(trace, args[n], "grad", f"argument {n}")
+            boxed, treedef = _box_inputs(trace, args[n], "grad", n)
             boxed_per_arg.append((boxed, treedef))
-            args[n] = tree_unflatten(treedef, boxed)
+            args[n] = boxed[0] if treedef is LEAF else tree_unflatten(treedef, boxed)
         out, aux = _split_aux(fun(*args, **kwargs), has_aux, "grad")
-        shape = out.shape if isinstance(out, (np.ndarray, Tracer, np.generic)) else np.shape(out)
-        if shape != ():
-            raise TypeError(f"grad requires a function with a scalar output, but it returned an "
-                            f"array of shape {shape}. Reduce it (e.g. .sum()) or use jacrev/vjp.")
-        dtype = out.dtype if hasattr(out, "dtype") else np.result_type(out)
-        if dtype.kind != "f":
-            raise TypeError(f"grad requires a floating-point output, got dtype {dtype}")
-        if isinstance(out, Tracer) and out._trace is trace:
-            cts = backward(trace, [(out._node, out._out, np.ones((), dtype))], keep_tape=False)
+        if isinstance(out, Tracer) and out._trace is trace and out.shape == () and out.dtype.kind == "f":
+            cts = backward(trace, [(out._node, out._out, np.ones((), out.dtype))], keep_tape=False)
             value = out._primal
         else:
+            _check_scalar_output(out)
             cts = [None] * len(trace.tape)
-            value = out
-        grads = tuple(tree_unflatten(treedef, _input_grads(cts, boxed))
+            value = _lower_out(trace, out)
+        grads = tuple(_input_grads(cts, boxed)[0] if treedef is LEAF
+                      else tree_unflatten(treedef, _input_grads(cts, boxed))
                       for boxed, treedef in boxed_per_arg)
         g = grads[0] if single else grads
         if has_aux:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.primitive import Tracer
+from .._core.primitive import Primitive, Tracer, bind
 from ._helpers import raw
 
 
@@ -18,6 +18,9 @@ def _install() -> None:
     from ._shape import _At, _index_of, getitem
 
     def binary(f):
+        if isinstance(f, Primitive):    # self is traced: skip the plain-array check
+            return ((lambda self, other: bind(f, (self, other), {})),
+                    (lambda self, other: bind(f, (other, self), {})))
         return (lambda self, other: f(self, other)), (lambda self, other: f(other, self))
 
     T = Tracer

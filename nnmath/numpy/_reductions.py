@@ -8,12 +8,14 @@ prod with a zero element has the finite, exact derivative ∂y/∂xᵢ = ∏_{j�
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._core.primitive import defjvp, defvjp, primitive
 from ._elementwise import multiply, sqrt, where
 from ._helpers import raw
-from ._shape import broadcast_to, moveaxis, reshape, flip, expand_dims
+from ._shape import _broadcast_to, _reshape, broadcast_to, expand_dims, flip, moveaxis, reshape
 
 
 def _norm_axis(axis, ndim: int):
@@ -37,20 +39,22 @@ def _kept_shape(shape: tuple, axis) -> tuple:
 
 def _expand(g, x, axis, keepdims):
     """ȳ of a reduction, reshaped so that it broadcasts against x."""
-    return g if keepdims else reshape(g, _kept_shape(x.shape, axis))
+    if keepdims or g.ndim == 0:     # a 0-d ȳ already broadcasts
+        return g
+    return _reshape(g, shape=_kept_shape(x.shape, axis))
 
 
 def _count(x, axis) -> int:
-    return int(np.prod([x.shape[a] for a in axis])) if axis is not None else x.size
+    return math.prod(x.shape[a] for a in axis) if axis is not None else x.size
 
 
 def _sum_impl(x, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)     # np.sum minus its Python wrapper
 
 
 # y = Σ_axis x                    x̄ = broadcast(ȳ)      ẏ = Σ_axis ẋ
 _sum = primitive("sum", _sum_impl)
-defvjp(_sum, lambda g, y, x, axis, keepdims: broadcast_to(_expand(g, x, axis, keepdims), x.shape))
+defvjp(_sum, lambda g, y, x, axis, keepdims: _broadcast_to(_expand(g, x, axis, keepdims), shape=x.shape))
 defjvp(_sum, lambda t, y, x, axis, keepdims: _sum(t, axis=axis, keepdims=keepdims))
 
 
@@ -81,7 +85,7 @@ def _prod_others(x, axis):
 
 
 def _prod_impl(x, axis=None, keepdims=False):
-    return np.prod(x, axis=axis, keepdims=keepdims)
+    return np.multiply.reduce(x, axis=axis, keepdims=keepdims)
 
 
 # y = ∏_axis x                    x̄ = broadcast(ȳ) ⊙ ∏_{j≠i} xⱼ      ẏ = Σ_axis ẋ ⊙ ∏_{j≠i} xⱼ
@@ -110,11 +114,11 @@ def _tie_weights(y, x, axis, keepdims):
 
 
 def _max_impl(x, axis=None, keepdims=False):
-    return np.max(x, axis=axis, keepdims=keepdims)
+    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
 
 
 def _min_impl(x, axis=None, keepdims=False):
-    return np.min(x, axis=axis, keepdims=keepdims)
+    return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
 
 
 # y = max_axis x                  x̄ = broadcast(ȳ) ⊙ [x = y]/#ties      ẏ = Σ ẋ ⊙ [x = y]/#ties

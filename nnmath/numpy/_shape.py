@@ -10,6 +10,7 @@ Vocabulary: ``g`` = ȳ, ``t`` = ẋ, ``y`` = forward output.
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -39,6 +40,8 @@ _transpose = linear(primitive("transpose", _transpose_impl),
 
 
 def _broadcast_to_impl(x, shape):
+    if math.prod(shape) <= 4096:         # small: a copy is cheaper to make than a view
+        return np.full(shape, x, dtype=x.dtype if hasattr(x, "dtype") else None)
     return np.broadcast_to(x, shape)
 
 
@@ -168,14 +171,14 @@ def reshape(a, shape, order="C"):
         shape = _resolve_shape(a.size, shape)
     if shape == a.shape:
         return a
-    if int(np.prod(shape)) != a.size:
+    if math.prod(shape) != a.size:
         raise ValueError(f"reshape: cannot reshape array of shape {a.shape} (size {a.size}) into "
                          f"shape {shape}")
     return _reshape(a, shape=shape)
 
 
 def _resolve_shape(size: int, shape: tuple) -> tuple:
-    known = int(np.prod([s for s in shape if s != -1]))
+    known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or known == 0 or size % known:
         raise ValueError(f"reshape: cannot reshape array of size {size} into shape {shape}")
     return tuple(size // known if s == -1 else s for s in shape)
