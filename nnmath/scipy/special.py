@@ -35,7 +35,7 @@ ndtr = elementwise("ndtr", sps.ndtr, lambda y, x: E.exp(-0.5 * x * x) / float(np
 
 
 def _polygamma_impl(x, n):
-    return sps.polygamma(n, x)
+    return np.asarray(sps.polygamma(n, x)).astype(np.result_type(x, np.float16), copy=False)
 
 
 # y = ψ⁽ⁿ⁾(x)                     f′ = ψ⁽ⁿ⁺¹⁾(x)
