@@ -4,6 +4,7 @@ from ._core.transforms import grad, jvp, value_and_grad, vjp
 from ._core.tree import tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
 from . import numpy  # noqa: F401  (attaches array behaviour to traced values)
 from . import scipy  # noqa: F401
+from . import nn  # noqa: F401
 from ._gradcheck import check_grads
 from ._transforms import hessian, hvp, jacfwd, jacobian, jacrev, linearize
 

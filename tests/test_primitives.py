@@ -69,6 +69,7 @@ ROWS = [
     unary("gammaln", sps.gammaln, POS + 1),
     unary("digamma", sps.digamma, POS + 1),
     unary("ndtr", sps.ndtr, A),
+    unary("relu", nnmath.nn.relu, A),
     Row("polygamma", lambda x: sps.polygamma(1, x), (POS + 1,)),
     Row("astype", lambda x: mnp.astype(x, np.float32) * 2.0, (A,), f32=False, eps=1e-2, rtol=1e-4),
     # --- binary elementwise, with broadcasting -----------------------------------------------

@@ -73,7 +73,15 @@ def _split_aux(out: Any, has_aux: bool, fname: str):
 
 
 def _input_grads(cts: list, boxed: list) -> list:
-    return [cts[b._node] if cts[b._node] is not None else np.zeros(b.shape, b.dtype) for b in boxed]
+    out = []
+    for b in boxed:
+        c = cts[b._node]
+        if c is None:
+            c = np.zeros(b.shape, b.dtype)
+        elif type(c) is not np.ndarray and not isinstance(c, Tracer):
+            c = np.asarray(c)       # numpy scalars from 0-d arithmetic: keep "always an ndarray"
+        out.append(c)
+    return out
 
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False):

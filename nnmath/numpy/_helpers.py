@@ -28,8 +28,8 @@ def safe_mul(g: Any, d: Any) -> Any:
     untaken branch never poisons a gradient with NaN.
     """
     from ._elementwise import multiply, where
-    if type(d) is float or type(d) is int:
-        return g * d if abs(d) != float("inf") else multiply(g, d)
+    if (type(d) is float or type(d) is int) and abs(d) != float("inf"):
+        return g * d          # a finite constant: nothing to guard
     r = multiply(g, d)
     if isinstance(r, Tracer) or not np.isfinite(r).all():
         zero = raw(g) == 0

@@ -1,0 +1,32 @@
+"""Activation functions.
+
+Vocabulary: ``g`` = ȳ, ``t`` = ẋ, ``y`` = forward output.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.primitive import defjvp, defvjp, primitive
+from ..numpy._helpers import raw
+
+
+def _relu_impl(x):
+    return np.maximum(x, 0)
+
+
+def _relu_slope(x):
+    rx = raw(x)
+    return (rx > 0).astype(rx.dtype)
+
+
+# y = max(x, 0)                   x̄ = ȳ ⊙ [x > 0]      ẏ = ẋ ⊙ [x > 0]      (relu′(0) = 0)
+# A primitive of its own, not maximum(x, 0): maximum would split the derivative ½/½ at the tie x = 0.
+relu = primitive("relu", _relu_impl)
+defvjp(relu, lambda g, y, x: g * _relu_slope(x))
+defjvp(relu, lambda t, y, x: t * _relu_slope(x))
+relu.__doc__ = """Rectified linear unit max(x, 0), with the convention relu′(0) = 0.
+
+    >>> import numpy as np, nnmath as nm
+    >>> nm.grad(lambda x: nm.nn.relu(x).sum())(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 1.])
+    """
