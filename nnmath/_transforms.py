@@ -2,7 +2,9 @@
 
 ``jacrev`` pulls back one basis cotangent per output element (cheap for wide Jacobians: few
 outputs, many inputs); ``jacfwd`` pushes forward one basis tangent per input element (cheap for
-tall ones). ``hessian = jacfwd(jacrev(f))``; ``hvp`` is forward-over-reverse and never forms H.
+tall ones). Both vectorise the basis with ``vmap`` in chunks, so memory stays bounded and the work
+is done as matrix products. ``hessian = jacfwd(jacrev(f))``; ``hvp`` is forward-over-reverse and
+never forms H.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ._core.batching import vmap as nm_vmap
 from ._core.transforms import grad, jvp, normalize_argnums, vjp
 from ._core.tree import tree_flatten, tree_unflatten
 from . import numpy as mnp
@@ -28,18 +31,44 @@ def _bind_dynamic(fun: Callable, args: tuple, kwargs: dict, nums: tuple) -> Call
     return f
 
 
-def _basis(shape: tuple, dtype, j: int) -> np.ndarray:
-    e = np.zeros(int(np.prod(shape)), dtype)
-    e[j] = 1
-    return e.reshape(shape)
+DEFAULT_CHUNK = 256     # directions pushed through one vmapped pass (bounds the memory)
 
 
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """Jacobian by reverse mode: one backward sweep per output element.
+def _basis_chunk(leaves: list, start: int, stop: int) -> list:
+    """Rows ``start:stop`` of the identity over the concatenated leaves, split per leaf and
+    shaped ``(rows, *leaf.shape)`` with each leaf's dtype."""
+    out, offset = [], 0
+    rows = np.arange(stop - start)
+    for x in leaves:
+        block = np.zeros((stop - start, x.size), dtype=x.dtype)
+        hit = (start + rows >= offset) & (start + rows < offset + x.size)
+        block[rows[hit], start + rows[hit] - offset] = 1
+        out.append(block.reshape((stop - start,) + tuple(x.shape)))
+        offset += x.size
+    return out
+
+
+def _stack_chunks(chunks: list) -> Any:
+    return chunks[0] if len(chunks) == 1 else mnp.concatenate(chunks, axis=0)
+
+
+def _chunk_ranges(n: int, chunk_size: int | None):
+    step = max(1, int(chunk_size or DEFAULT_CHUNK))
+    return [(a, min(n, a + step)) for a in range(0, n, step)]
+
+
+def _as_arrays(leaves: list) -> list:
+    return [x if hasattr(x, "dtype") else np.asarray(x) for x in leaves]
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           chunk_size: int | None = None) -> Callable:
+    """Jacobian by reverse mode: one pullback per output element, vmapped in chunks.
 
     Each output leaf of shape ``S`` gets, per input leaf of shape ``I``, an array of shape
     ``S + I``; the result keeps the output's structure, with the input's structure inside it
-    (a tuple over arguments when ``argnums`` is a tuple).
+    (a tuple over arguments when ``argnums`` is a tuple). ``chunk_size`` (an nnmath extension)
+    bounds how many cotangents one vectorised backward pass carries (default 256).
     """
     single = isinstance(argnums, (int, np.integer))
 
@@ -50,21 +79,28 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         res = vjp(f, *[args[n] for n in nums], has_aux=has_aux)
         out, pullback = res[0], res[1]
         out_leaves, out_def = tree_flatten(out)
-        zeros = [np.zeros(np.shape(o), o.dtype) for o in out_leaves]
-        blocks = []
-        for k, o in enumerate(out_leaves):
-            rows = []
-            for j in range(int(np.prod(np.shape(o)))):
-                ct = list(zeros)
-                ct[k] = _basis(np.shape(o), o.dtype, j)
-                rows.append(tree_flatten(pullback(tree_unflatten(out_def, ct)))[0])
-            in_leaves, in_def = tree_flatten(tuple(args[n] for n in nums))
-            cols = []
-            for i, x in enumerate(in_leaves):
-                shape = np.shape(o) + np.shape(x)
-                cols.append(mnp.reshape(mnp.stack([r[i] for r in rows]), shape) if rows
-                            else np.zeros(shape, np.result_type(x)))
-            per_arg = tree_unflatten(in_def, cols)
+        out_leaves = _as_arrays(out_leaves)
+        in_leaves, in_def = tree_flatten(tuple(args[n] for n in nums))
+        in_leaves = _as_arrays(in_leaves)
+        m = sum(o.size for o in out_leaves)
+
+        def pull(*ct_leaves):
+            return tree_flatten(pullback(tree_unflatten(out_def, list(ct_leaves))))[0]
+
+        if m == 1:              # a scalar function: one plain pullback, no vmap needed
+            rows = [mnp.reshape(g, (1,) + tuple(x.shape))
+                    for g, x in zip(pull(*[np.ones(o.shape, o.dtype) for o in out_leaves]), in_leaves)]
+        elif m == 0:
+            rows = [np.zeros((0,) + tuple(x.shape), x.dtype) for x in in_leaves]
+        else:
+            chunks = [nm_vmap(pull)(*_basis_chunk(out_leaves, a, b)) for a, b in _chunk_ranges(m, chunk_size)]
+            rows = [_stack_chunks([c[i] for c in chunks]) for i in range(len(in_leaves))]
+        blocks, offset = [], 0
+        for o in out_leaves:
+            per_in = [mnp.reshape(r[offset:offset + o.size], tuple(o.shape) + tuple(x.shape))
+                      for r, x in zip(rows, in_leaves)]
+            offset += o.size
+            per_arg = tree_unflatten(in_def, per_in)
             blocks.append(per_arg[0] if single else per_arg)
         result = tree_unflatten(out_def, blocks)
         return (result, res[2]) if has_aux else result
@@ -75,45 +111,43 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 jacobian = jacrev
 
 
-def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """Jacobian by forward mode: one forward pass per input element (same layout as jacrev)."""
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           chunk_size: int | None = None) -> Callable:
+    """Jacobian by forward mode: one tangent per input element, pushed through vmapped JVPs in
+    chunks of ``chunk_size`` (default 256) so that the work becomes matrix products. Same
+    layout as :func:`jacrev`."""
     single = isinstance(argnums, (int, np.integer))
 
     @functools.wraps(fun)
     def jac(*args, **kwargs):
         nums = normalize_argnums(argnums, len(args), "jacfwd")
         f = _bind_dynamic(fun, args, kwargs, nums)
-        primals = tuple(args[n] for n in nums)
-        in_leaves, in_def = tree_flatten(primals)
-        in_leaves = [x if hasattr(x, "dtype") else np.asarray(x) for x in in_leaves]
-        zeros = [np.zeros(x.shape, x.dtype) for x in in_leaves]
-        columns = []        # per input leaf: list of output-tangent leaf lists
-        out = aux = None
-        for i, x in enumerate(in_leaves):
-            cols = []
-            for j in range(x.size):
-                tan = list(zeros)
-                tan[i] = _basis(x.shape, x.dtype, j)
-                res = jvp(f, tuple(tree_unflatten(in_def, in_leaves)), tuple(tree_unflatten(in_def, tan)),
-                          has_aux=has_aux)
-                out, t_out = res[0], res[1]
-                aux = res[2] if has_aux else None
-                cols.append(tree_flatten(t_out)[0])
-            columns.append(cols)
-        if out is None:     # no input elements: evaluate once for the output structure
-            out = f(*primals)
-            out, aux = (out[0], out[1]) if has_aux else (out, None)
+        in_leaves, in_def = tree_flatten(tuple(args[n] for n in nums))
+        in_leaves = _as_arrays(in_leaves)
+        primals = tuple(tree_unflatten(in_def, in_leaves))
+        n = sum(x.size for x in in_leaves)
+
+        def push(*tan_leaves):
+            res = jvp(f, primals, tuple(tree_unflatten(in_def, list(tan_leaves))), has_aux=has_aux)
+            return res[1]
+
+        out = f(*primals)
+        out, aux = (out[0], out[1]) if has_aux else (out, None)
         out_leaves, out_def = tree_flatten(out)
+        out_leaves = _as_arrays(out_leaves)
+        if n:
+            chunks = [tree_flatten(nm_vmap(push)(*_basis_chunk(in_leaves, a, b)))[0]
+                      for a, b in _chunk_ranges(n, chunk_size)]
+            cols = [_stack_chunks([c[k] for c in chunks]) for k in range(len(out_leaves))]
+        else:
+            cols = [np.zeros((0,) + tuple(o.shape), o.dtype) for o in out_leaves]
         blocks = []
         for k, o in enumerate(out_leaves):
-            per_in = []
-            for i, x in enumerate(in_leaves):
-                cols = columns[i]
-                if cols:
-                    stacked = mnp.stack([c[k] for c in cols], axis=-1)     # S + (n,)
-                    per_in.append(mnp.reshape(stacked, np.shape(o) + x.shape))
-                else:
-                    per_in.append(np.zeros(np.shape(o) + x.shape, o.dtype))
+            col = mnp.moveaxis(cols[k], 0, -1) if o.ndim else cols[k]      # S + (n,)
+            per_in, offset = [], 0
+            for x in in_leaves:
+                per_in.append(mnp.reshape(col[..., offset:offset + x.size], tuple(o.shape) + tuple(x.shape)))
+                offset += x.size
             per_arg = tree_unflatten(in_def, per_in)
             blocks.append(per_arg[0] if single else per_arg)
         result = tree_unflatten(out_def, blocks)
@@ -122,9 +156,14 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     return jac
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """Hessian of a scalar function: ``jacfwd(jacrev(fun))``, shape ``in.shape + in.shape``."""
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            chunk_size: int | None = None) -> Callable:
+    """Hessian of a scalar function: ``jacfwd(jacrev(fun))`` — batched forward-over-reverse, i.e.
+    ``chunk_size`` Hessian-vector products per vectorised pass. Shape ``in.shape + in.shape``."""
+    if has_aux:
+        inner = jacrev(fun, argnums, has_aux=True)
+        return jacfwd(inner, argnums, has_aux=True, chunk_size=chunk_size)
+    return jacfwd(jacrev(fun, argnums), argnums, chunk_size=chunk_size)
 
 
 def hvp(fun: Callable, primals: Sequence, tangents: Sequence) -> Any:

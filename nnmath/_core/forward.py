@@ -29,6 +29,7 @@ class ForwardTrace:
     """One forward-mode level."""
 
     __slots__ = ("level",)
+    is_batch = False
 
     def __init__(self):
         self.level = new_level()

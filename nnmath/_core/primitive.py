@@ -102,8 +102,12 @@ def is_tracer(x: Any) -> bool:
 
 
 def full_lower(x: Any) -> Any:
-    """Strip every trace level: the plain numpy value underneath (used by stop_gradient)."""
+    """Strip every derivative level: the value underneath, as a constant (used by stop_gradient,
+    masks and indices). vmap levels are kept — they are part of the value, not a derivative."""
     while isinstance(x, Tracer):
+        if x._trace.is_batch:
+            inner = full_lower(x._primal)
+            return x if inner is x._primal else type(x)(x._trace, inner)
         x = x._primal
     return x
 
@@ -118,13 +122,14 @@ class Primitive:
         multiple_results: ``impl`` returns a tuple of arrays.
     """
 
-    __slots__ = ("name", "impl", "vjps", "jvps", "multiple_results", "__dict__")
+    __slots__ = ("name", "impl", "vjps", "jvps", "batch", "multiple_results", "__dict__")
 
     def __init__(self, name: str, impl: Callable, multiple_results: bool = False):
         self.name = name
         self.impl = impl
         self.vjps: tuple | None = None
         self.jvps: tuple | None = None
+        self.batch: Callable | None = None     # vmap rule, see nnmath._core.batching
         self.multiple_results = multiple_results
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl

@@ -36,6 +36,7 @@ class ReverseTrace:
     Input entries have ``prim`` None."""
 
     __slots__ = ("level", "tape")
+    is_batch = False
 
     def __init__(self):
         self.level = new_level()

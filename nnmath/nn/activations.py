@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.batching import batch_elementwise
 from .._core.primitive import defjvp, defvjp, primitive
 from ..numpy._helpers import raw
 
@@ -21,7 +22,7 @@ def _relu_slope(x):
 
 # y = max(x, 0)                   x̄ = ȳ ⊙ [x > 0]      ẏ = ẋ ⊙ [x > 0]      (relu′(0) = 0)
 # A primitive of its own, not maximum(x, 0): maximum would split the derivative ½/½ at the tie x = 0.
-relu = primitive("relu", _relu_impl)
+relu = batch_elementwise(primitive("relu", _relu_impl))
 defvjp(relu, lambda g, y, x: g * _relu_slope(x))
 defjvp(relu, lambda t, y, x: t * _relu_slope(x))
 relu.__doc__ = """Rectified linear unit max(x, 0), with the convention relu′(0) = 0.

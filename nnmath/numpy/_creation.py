@@ -72,17 +72,17 @@ def _holds_tracer(seq) -> bool:
     return False
 
 
-argmax = nondifferentiable(np.argmax)
-argmin = nondifferentiable(np.argmin)
-argsort = nondifferentiable(np.argsort)
+argmax = nondifferentiable(np.argmax, kind="axis")
+argmin = nondifferentiable(np.argmin, kind="axis")
+argsort = nondifferentiable(np.argsort, kind="axis")
 argwhere = nondifferentiable(np.argwhere)
 nonzero = nondifferentiable(np.nonzero)
 flatnonzero = nondifferentiable(np.flatnonzero)
-count_nonzero = nondifferentiable(np.count_nonzero)
+count_nonzero = nondifferentiable(np.count_nonzero, kind="axis")
 searchsorted = nondifferentiable(np.searchsorted)
 unique = nondifferentiable(np.unique)
 digitize = nondifferentiable(np.digitize)
 bincount = nondifferentiable(np.bincount)
-any = nondifferentiable(np.any)
-all = nondifferentiable(np.all)
+any = nondifferentiable(np.any, kind="axis")
+all = nondifferentiable(np.all, kind="axis")
 result_type = nondifferentiable(np.result_type)

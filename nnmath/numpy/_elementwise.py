@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.batching import batch_elementwise
 from .._core.primitive import defjvp, defvjp, primitive
 from ._helpers import elementwise, nondifferentiable, raw, safe_mul
 
@@ -151,8 +152,7 @@ def _tie_share(a, b, sign):
     """∂max(a, b)/∂a (sign=+1) or ∂min(a, b)/∂a (sign=−1): 1 where a wins, ½ at ties, 0 else."""
     ra, rb = raw(a), raw(b)
     wins = (ra > rb) if sign > 0 else (ra < rb)
-    dtype = np.result_type(ra, rb)
-    return (wins + 0.5 * (ra == rb)).astype(dtype)
+    return wins * 1.0 + (ra == rb) * 0.5
 
 
 # y = max(a, b)                   ā = ȳ ⊙ [a > b] + ½ȳ ⊙ [a = b]
@@ -189,8 +189,8 @@ defvjp(logaddexp2, lambda g, y, a, b: g * exp2(a - y), lambda g, y, a, b: g * ex
 defjvp(logaddexp2, lambda t, y, a, b: t * exp2(a - y), lambda t, y, a, b: t * exp2(b - y))
 # y = a − b·⌊a/b⌋                 ā = ȳ, b̄ = −ȳ ⊙ ⌊a/b⌋  (a.e.)
 remainder = primitive("remainder", np.remainder)
-defvjp(remainder, lambda g, y, a, b: g, lambda g, y, a, b: g * -np.floor_divide(raw(a), raw(b)))
-defjvp(remainder, lambda t, y, a, b: t, lambda t, y, a, b: t * -np.floor_divide(raw(a), raw(b)))
+defvjp(remainder, lambda g, y, a, b: g, lambda g, y, a, b: g * -floor_divide(raw(a), raw(b)))
+defjvp(remainder, lambda t, y, a, b: t, lambda t, y, a, b: t * -floor_divide(raw(a), raw(b)))
 mod = remainder
 
 # ---------------------------------------------------------------------------------------------
@@ -214,12 +214,7 @@ def where(condition, x=None, y=None):
 
 def _clip_pass(x, lo, hi):
     rx = raw(x)
-    inside = np.ones(rx.shape, dtype=bool)
-    if lo is not None:
-        inside &= rx >= raw(lo)
-    if hi is not None:
-        inside &= rx <= raw(hi)
-    return inside.astype(rx.dtype)
+    return ((rx >= raw(lo)) & (rx <= raw(hi))).astype(rx.dtype)
 
 
 def _clip_impl(x, lo, hi):
@@ -229,11 +224,11 @@ def _clip_impl(x, lo, hi):
 # y = min(max(x, lo), hi)         x̄ = ȳ ⊙ [lo ≤ x ≤ hi]  (gradient passes on the closed interval)
 _clip = primitive("clip", _clip_impl)
 defvjp(_clip, lambda g, y, x, lo, hi: g * _clip_pass(x, lo, hi),
-       lambda g, y, x, lo, hi: g * (raw(x) < raw(lo)),
-       lambda g, y, x, lo, hi: g * (raw(x) > raw(hi)))
+       lambda g, y, x, lo, hi: g * less(raw(x), raw(lo)),
+       lambda g, y, x, lo, hi: g * greater(raw(x), raw(hi)))
 defjvp(_clip, lambda t, y, x, lo, hi: t * _clip_pass(x, lo, hi),
-       lambda t, y, x, lo, hi: t * (raw(x) < raw(lo)),
-       lambda t, y, x, lo, hi: t * (raw(x) > raw(hi)))
+       lambda t, y, x, lo, hi: t * less(raw(x), raw(lo)),
+       lambda t, y, x, lo, hi: t * greater(raw(x), raw(hi)))
 
 
 def clip(a, a_min=None, a_max=None):
@@ -259,33 +254,38 @@ defjvp(astype, lambda t, y, x, dtype: astype(t, dtype))
 # ---------------------------------------------------------------------------------------------
 # Piecewise constant or discrete: derivative zero wherever it exists; results are constants.
 # ---------------------------------------------------------------------------------------------
-sign = nondifferentiable(np.sign)
-floor = nondifferentiable(np.floor)
-ceil = nondifferentiable(np.ceil)
-trunc = nondifferentiable(np.trunc)
-fix = nondifferentiable(np.fix)
-rint = nondifferentiable(np.rint)
-round = nondifferentiable(np.round, "round")
+sign = nondifferentiable(np.sign, kind="elementwise")
+floor = nondifferentiable(np.floor, kind="elementwise")
+ceil = nondifferentiable(np.ceil, kind="elementwise")
+trunc = nondifferentiable(np.trunc, kind="elementwise")
+fix = nondifferentiable(np.fix, kind="elementwise")
+rint = nondifferentiable(np.rint, kind="elementwise")
+round = nondifferentiable(np.round, "round", kind="elementwise")
 around = round
-floor_divide = nondifferentiable(np.floor_divide)
-heaviside = nondifferentiable(np.heaviside)
-equal = nondifferentiable(np.equal)
-not_equal = nondifferentiable(np.not_equal)
-less = nondifferentiable(np.less)
-less_equal = nondifferentiable(np.less_equal)
-greater = nondifferentiable(np.greater)
-greater_equal = nondifferentiable(np.greater_equal)
-logical_and = nondifferentiable(np.logical_and)
-logical_or = nondifferentiable(np.logical_or)
-logical_not = nondifferentiable(np.logical_not)
-logical_xor = nondifferentiable(np.logical_xor)
-isnan = nondifferentiable(np.isnan)
-isinf = nondifferentiable(np.isinf)
-isfinite = nondifferentiable(np.isfinite)
-signbit = nondifferentiable(np.signbit)
-isclose = nondifferentiable(np.isclose)
+floor_divide = nondifferentiable(np.floor_divide, kind="elementwise")
+heaviside = nondifferentiable(np.heaviside, kind="elementwise")
+equal = nondifferentiable(np.equal, kind="elementwise")
+not_equal = nondifferentiable(np.not_equal, kind="elementwise")
+less = nondifferentiable(np.less, kind="elementwise")
+less_equal = nondifferentiable(np.less_equal, kind="elementwise")
+greater = nondifferentiable(np.greater, kind="elementwise")
+greater_equal = nondifferentiable(np.greater_equal, kind="elementwise")
+logical_and = nondifferentiable(np.logical_and, kind="elementwise")
+logical_or = nondifferentiable(np.logical_or, kind="elementwise")
+logical_not = nondifferentiable(np.logical_not, kind="elementwise")
+logical_xor = nondifferentiable(np.logical_xor, kind="elementwise")
+isnan = nondifferentiable(np.isnan, kind="elementwise")
+isinf = nondifferentiable(np.isinf, kind="elementwise")
+isfinite = nondifferentiable(np.isfinite, kind="elementwise")
+signbit = nondifferentiable(np.signbit, kind="elementwise")
+isclose = nondifferentiable(np.isclose, kind="elementwise")
 allclose = nondifferentiable(np.allclose)
 array_equal = nondifferentiable(np.array_equal)
+
+# Every primitive above broadcasts elementwise: under vmap, align ranks and let it broadcast.
+for _p in (negative, add, subtract, multiply, divide, power, maximum, minimum, arctan2, hypot,
+           logaddexp, logaddexp2, remainder, _where3, _clip, astype):
+    batch_elementwise(_p)
 
 abs = absolute
 fabs = absolute

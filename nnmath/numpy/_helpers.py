@@ -10,14 +10,23 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._core.batching import batch_elementwise
 from .._core.primitive import Primitive, Tracer, defjvp, defvjp, full_lower, primitive
 
-__all__ = ["elementwise", "linear", "nondifferentiable", "safe_mul", "Variadic", "raw"]
+__all__ = ["elementwise", "linear", "nondifferentiable", "safe_mul", "Variadic", "raw", "physical"]
 
 
 def raw(x: Any) -> Any:
     """The plain numpy value beneath every trace level (for masks, indices and shapes)."""
     return full_lower(x)
+
+
+def physical(x: Any) -> Any:
+    """Every level stripped, vmap stacks included: for choosing between formulas that are both
+    exact (e.g. "is any element zero?"), never for the values of a result."""
+    while isinstance(x, Tracer):
+        x = x._primal
+    return x
 
 
 def safe_mul(g: Any, d: Any) -> Any:
@@ -31,9 +40,12 @@ def safe_mul(g: Any, d: Any) -> Any:
     if (type(d) is float or type(d) is int) and abs(d) != float("inf"):
         return g * d          # a finite constant: nothing to guard
     r = multiply(g, d)
-    if isinstance(r, Tracer) or not np.isfinite(r).all():
-        zero = raw(g) == 0
-        if np.any(zero):
+    if isinstance(r, Tracer):
+        if np.any(physical(g) == 0):
+            r = where(raw(g) == 0, 0.0, r)
+    elif not np.isfinite(r).all():
+        zero = g == 0
+        if zero.any():
             r = where(zero, 0.0, r)
     return r
 
@@ -44,7 +56,7 @@ def elementwise(name: str, impl: Callable, deriv: Callable, singular: bool = Fal
     x̄ = ȳ ⊙ f′(x)      ẏ = ẋ ⊙ f′(x)
     ``singular``: f′ can be infinite or undefined, so the VJP uses :func:`safe_mul`.
     """
-    p = primitive(name, impl)
+    p = batch_elementwise(primitive(name, impl))
     if singular:
         defvjp(p, lambda g, y, x: safe_mul(g, deriv(y, x)))
     else:
@@ -78,17 +90,51 @@ class Variadic:
         return sys.maxsize
 
 
-def nondifferentiable(impl: Callable, name: str | None = None) -> Callable:
+def nondifferentiable(impl: Callable, name: str | None = None, kind: str | None = None) -> Callable:
     """Wrap a numpy function whose derivative is zero wherever it exists (floor, argmax,
-    comparisons, …): traced arguments are replaced by their values, the result is a constant."""
+    comparisons, …): traced arguments are replaced by their values, the result is a constant.
+
+    ``kind`` says how it vectorises under vmap: "elementwise" (broadcasting), "axis" (one array
+    and an ``axis`` argument, default None meaning all axes), or None (not supported in vmap).
+    """
+    fname = name or impl.__name__
 
     def f(*args, **kwargs):
-        return impl(*[full_lower(a) for a in args],
-                    **{k: full_lower(v) for k, v in kwargs.items()})
+        args = [full_lower(a) for a in args]
+        kwargs = {k: full_lower(v) for k, v in kwargs.items()}
+        trace = None
+        for a in args:
+            if isinstance(a, Tracer) and (trace is None or a._trace.level > trace.level):
+                trace = a._trace
+        if trace is None:
+            return impl(*args, **kwargs)
+        return _vectorised(f, fname, kind, trace, args, kwargs)
 
-    f.__name__ = name or impl.__name__
-    f.__qualname__ = f.__name__
-    f.__doc__ = (f"``numpy.{f.__name__}``: piecewise constant or discrete, so its derivative is zero; "
+    f.__name__ = f.__qualname__ = fname
+    f.__doc__ = (f"``numpy.{fname}``: piecewise constant or discrete, so its derivative is zero; "
                  f"traced arguments are read as constants.")
     f.nondifferentiable = True
     return f
+
+
+def _vectorised(f: Callable, name: str, kind: str | None, trace, args: list, kwargs: dict):
+    """A discrete function applied to vmapped values (see :func:`nondifferentiable`)."""
+    from .._core.batching import BatchTracer, align, logical_ndim, lower_batched
+    vals, bat = lower_batched(trace, args)
+    if any(isinstance(v, Tracer) and v._trace is trace for v in kwargs.values()):
+        kind = None
+    if kind == "elementwise":
+        return BatchTracer(trace, f(*align(vals, bat, logical_ndim(vals, bat)), **kwargs))
+    if kind == "axis" and bat[0] and not any(bat[1:]):
+        x = vals[0]
+        axis = kwargs.pop("axis", vals[1] if len(vals) > 1 else None)
+        if axis is None and name in ("argmax", "argmin"):
+            x, axis = x.reshape(x.shape[0], -1), 1
+        elif axis is None:
+            axis = tuple(range(1, x.ndim))
+        else:
+            axis = tuple(a + 1 if a >= 0 else a for a in np.atleast_1d(axis))
+            axis = axis[0] if len(axis) == 1 and name in ("argmax", "argmin", "argsort") else axis
+        return BatchTracer(trace, f(x, axis=axis, **kwargs))
+    raise NotImplementedError(f"numpy.{name} on a vmapped (batched) value is not supported by "
+                              f"nnmath's vmap")

@@ -13,6 +13,7 @@ import string
 
 import numpy as np
 
+from .._core.batching import align, defbatch, logical_ndim
 from .._core.primitive import defjvp, defvjp, primitive
 from ._helpers import Variadic
 from ._shape import broadcast_to, expand_dims, ravel, reshape, swapaxes
@@ -172,6 +173,35 @@ def einsum(subscripts, *operands, optimize=None):
     ops = [_arr(o) for o in operands]
     spec = _normalize_subscripts(subscripts, [o.shape for o in ops])
     return _einsum(*ops, subscripts=spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap)
+# ---------------------------------------------------------------------------------------------
+
+
+def _batch_matmul(size, vals, bat):
+    a, b = vals
+    if bat[0] and not bat[1] and b.ndim == 2:        # (B, …, m, k) @ (k, n): one GEMM
+        return reshape(_matmul(reshape(a, (-1, a.shape[-1])), b), tuple(a.shape[:-1]) + (b.shape[-1],))
+    if bat[1] and not bat[0] and a.ndim == 2:        # (m, k) @ (B, k, n) = ((B, n, k) @ (k, m))ᵀ
+        bt = swapaxes(b, -1, -2)
+        y = reshape(_matmul(reshape(bt, (-1, bt.shape[-1])), swapaxes(a, -1, -2)),
+                    tuple(bt.shape[:-1]) + (a.shape[0],))
+        return swapaxes(y, -1, -2)
+    nd = logical_ndim(vals, bat)
+    return _matmul(*align(vals, bat, nd))
+
+
+def _batch_einsum(size, vals, bat, subscripts):
+    ins, out = _parse(subscripts)
+    letter = next(c for c in string.ascii_letters if c not in subscripts)
+    ins = [letter + term if b else term for term, b in zip(ins, bat)]
+    return _einsum(*vals, subscripts=",".join(ins) + "->" + letter + out)
+
+
+defbatch(_matmul, _batch_matmul)
+defbatch(_einsum, _batch_einsum)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ import math
 
 import numpy as np
 
+from .._core.batching import batch_axis_param, batch_reduction
 from .._core.primitive import defjvp, defvjp, primitive
 from ._elementwise import multiply, sqrt, where
-from ._helpers import raw
+from ._helpers import physical, raw
 from ._shape import _broadcast_to, _reshape, broadcast_to, expand_dims, flip, moveaxis, reshape
 
 
@@ -70,7 +71,7 @@ def sum(a, axis=None, dtype=None, keepdims=False):
 
 def _prod_others(x, axis):
     """∏_{j≠i} xⱼ along ``axis`` for every i, exactly, zeros included (O(n²) only if x has a 0)."""
-    if not np.any(raw(x) == 0):
+    if not np.any(physical(x) == 0):
         return _prod(x, axis=axis, keepdims=True) / x
     axis = tuple(range(x.ndim)) if axis is None else axis
     rest = [i for i in range(x.ndim) if i not in axis]
@@ -133,6 +134,10 @@ defjvp(_min, lambda t, y, x, axis, keepdims: _sum(t * _tie_weights(y, x, axis, k
                                                   keepdims=keepdims))
 
 
+for _p in (_sum, _prod, _max, _min):
+    batch_reduction(_p)
+
+
 def max(a, axis=None, keepdims=False):
     """``numpy.max``; tied maxima share the derivative equally."""
     if not hasattr(a, "ndim"):
@@ -159,6 +164,9 @@ def _cumsum_impl(x, axis):
 _cumsum = primitive("cumsum", _cumsum_impl)
 defvjp(_cumsum, lambda g, y, x, axis: flip(_cumsum(flip(g, axis), axis=axis), axis))
 defjvp(_cumsum, lambda t, y, x, axis: _cumsum(t, axis=axis))
+
+
+batch_axis_param(_cumsum)
 
 
 def cumsum(a, axis=None):

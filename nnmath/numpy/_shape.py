@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from .._core.batching import align, batch_leading, defbatch
 from .._core.primitive import defjvp, defvjp, primitive
 from ._helpers import Variadic, linear, raw
 
@@ -151,6 +152,76 @@ def _tril_impl(x, k):
 _triu = linear(primitive("triu", _triu_impl), lambda g, y, x, k: _triu(g, k=k))
 # y = lower triangle of x         x̄ = lower triangle of ȳ
 _tril = linear(primitive("tril", _tril_impl), lambda g, y, x, k: _tril(g, k=k))
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap): the batch axis is axis 0 of every stacked value
+# ---------------------------------------------------------------------------------------------
+
+
+def _stacked(size, v, b):
+    """A stacked copy of ``v``: itself if batched, else broadcast along a new leading axis."""
+    return v if b else broadcast_to(v, (size,) + tuple(np.shape(v) if not hasattr(v, "shape") else v.shape))
+
+
+def _advanced_split(idx: tuple) -> bool:
+    """Are the advanced (array or integer) indices separated by a slice, None or Ellipsis? Then
+    numpy puts their dimensions first, in front of the batch axis."""
+    arrays = [k for k, i in enumerate(idx) if isinstance(i, (np.ndarray, list))]
+    if not arrays:
+        return False
+    adv = [k for k, i in enumerate(idx) if isinstance(i, (np.ndarray, list, int, np.integer))]
+    return any(not isinstance(idx[k], (np.ndarray, list, int, np.integer)) for k in range(adv[0], adv[-1]))
+
+
+def _batch_getitem(size, vals, bat, idx):
+    x = vals[0]
+    y = getitem(x, idx=(slice(None),) + idx)
+    if _advanced_split(idx):
+        nadv = np.broadcast_shapes(*[np.shape(i) for i in idx if isinstance(i, (np.ndarray, list))])
+        y = moveaxis(y, len(nadv), 0)
+    return y
+
+
+def _batch_index_update(prim):
+    def rule(size, vals, bat, idx):
+        if _advanced_split(idx):
+            raise NotImplementedError("x.at[idx] with advanced indices separated by slices is not "
+                                      "supported inside vmap")
+        x, v = _stacked(size, vals[0], bat[0]), vals[1]
+        full = (slice(None),) + idx
+        sub = np.broadcast_to(np.empty((), bool), tuple(x.shape))[full].shape
+        if bat[1]:
+            v = v.reshape((size,) + (1,) * (len(sub) - v.ndim) + tuple(v.shape[1:]))
+        return prim(x, v, idx=full)
+    return rule
+
+
+def _batch_concatenate(size, vals, bat, axis):
+    return _concatenate(*[_stacked(size, v, b) for v, b in zip(vals, bat)], axis=axis + 1)
+
+
+def _batch_roll(size, vals, bat, shift, axis):
+    x = vals[0]
+    if axis is None:
+        return reshape(_roll(reshape(x, (size, -1)), shift=shift, axis=1), x.shape)
+    axis = tuple(a + 1 if a >= 0 else a for a in axis) if isinstance(axis, tuple) else (
+        axis + 1 if axis >= 0 else axis)
+    return _roll(x, shift=shift, axis=axis)
+
+
+defbatch(_reshape, lambda size, vals, bat, shape: _reshape(vals[0], shape=(size,) + tuple(shape)))
+defbatch(_transpose, lambda size, vals, bat, axes: _transpose(vals[0], axes=(0,) + tuple(a + 1 for a in axes)))
+defbatch(_broadcast_to, lambda size, vals, bat, shape: _broadcast_to(
+    align(vals, bat, len(shape))[0], shape=(size,) + tuple(shape)))
+defbatch(getitem, _batch_getitem)
+defbatch(_index_add, _batch_index_update(_index_add))
+defbatch(_index_set, _batch_index_update(_index_set))
+defbatch(_concatenate, _batch_concatenate)
+defbatch(_pad, lambda size, vals, bat, pad_width, constant_values: _pad(
+    vals[0], pad_width=((0, 0),) + pad_width, constant_values=constant_values))
+defbatch(_roll, _batch_roll)
+batch_leading(_triu)
+batch_leading(_tril)
 
 # ---------------------------------------------------------------------------------------------
 # Public functions (numpy signatures)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special as sps
 
+from .._core.batching import batch_elementwise, batch_reduction
 from .._core.primitive import defjvp, defvjp, primitive
 from ..numpy import _elementwise as E
 from ..numpy._helpers import elementwise, raw, safe_mul
@@ -86,6 +87,11 @@ _logsumexp = primitive("logsumexp", _logsumexp_impl)
 defvjp(_logsumexp, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _softmax_of(y, x, axis, keepdims))
 defjvp(_logsumexp, lambda t, y, x, axis, keepdims: _sum(t * _softmax_of(y, x, axis, keepdims), axis=axis,
                                                         keepdims=keepdims))
+
+
+for _p in (_polygamma, xlogy, xlog1py):
+    batch_elementwise(_p)
+batch_reduction(_logsumexp)
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False):
