@@ -18,7 +18,7 @@ from ._creation import (  # noqa: F401
 )
 from ._elementwise import (  # noqa: F401
     abs, absolute, add, allclose, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
-    around, array_equal, astype, cbrt, ceil, clip, conj, conjugate, cos, cosh, deg2rad, divide,
+    around, array_equal, astype, bitwise_and, bitwise_or, bitwise_xor, invert, cbrt, ceil, clip, conj, conjugate, cos, cosh, deg2rad, divide,
     equal, exp, exp2, expm1, fabs, fix, float_power, floor, floor_divide, greater, greater_equal,
     heaviside, hypot, isclose, isfinite, isinf, isnan, less, less_equal, log, log1p, log2, log10,
     logaddexp, logaddexp2, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, mod,

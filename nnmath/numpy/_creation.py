@@ -26,24 +26,30 @@ def size(a, axis=None):
     return np.size(raw(a), axis)
 
 
+def _like(fill, a, dtype, shape):
+    if hasattr(a, "_trace"):          # a constant of the traced value's (logical) shape
+        return np.full(a.shape if shape is None else shape, fill, dtype=a.dtype if dtype is None else dtype)
+    return np.full_like(a, fill, dtype=dtype, shape=shape)
+
+
 def zeros_like(a, dtype=None, shape=None):
     """``numpy.zeros_like`` (a constant)."""
-    return np.zeros_like(raw(a), dtype=dtype, shape=shape)
+    return _like(0, a, dtype, shape)
 
 
 def ones_like(a, dtype=None, shape=None):
     """``numpy.ones_like`` (a constant)."""
-    return np.ones_like(raw(a), dtype=dtype, shape=shape)
+    return _like(1, a, dtype, shape)
 
 
 def empty_like(a, dtype=None, shape=None):
-    """``numpy.empty_like`` (a constant)."""
-    return np.empty_like(raw(a), dtype=dtype, shape=shape)
+    """``numpy.empty_like`` (a constant, zero-filled when ``a`` is traced)."""
+    return _like(0, a, dtype, shape) if hasattr(a, "_trace") else np.empty_like(a, dtype=dtype, shape=shape)
 
 
 def full_like(a, fill_value, dtype=None, shape=None):
     """``numpy.full_like``: differentiable in ``fill_value``, constant in ``a``."""
-    out = np.zeros_like(raw(a), dtype=dtype, shape=shape)
+    out = _like(0, a, dtype, shape)
     return out + fill_value if hasattr(fill_value, "_trace") else np.full_like(out, fill_value)
 
 
@@ -85,4 +91,8 @@ digitize = nondifferentiable(np.digitize)
 bincount = nondifferentiable(np.bincount)
 any = nondifferentiable(np.any, kind="axis")
 all = nondifferentiable(np.all, kind="axis")
-result_type = nondifferentiable(np.result_type)
+
+
+def result_type(*arrays_and_dtypes):
+    """``numpy.result_type`` (traced values contribute their dtype)."""
+    return np.result_type(*[a.dtype if hasattr(a, "_trace") else a for a in arrays_and_dtypes])

@@ -247,9 +247,14 @@ def _astype_impl(x, dtype):
 
 
 # y = x cast to dtype             x̄ = ȳ cast back (done by fit_cotangent),  ẏ = ẋ cast
-astype = primitive("astype", _astype_impl)
-defvjp(astype, lambda g, y, x, dtype: g)
-defjvp(astype, lambda t, y, x, dtype: astype(t, dtype))
+_astype = primitive("astype", _astype_impl)
+defvjp(_astype, lambda g, y, x, dtype: g)
+defjvp(_astype, lambda t, y, x, dtype: _astype(t, dtype=dtype))
+
+
+def astype(x, dtype):
+    """Cast to ``dtype`` (differentiable: the cotangent is cast back)."""
+    return _astype(x, dtype=np.dtype(dtype))
 
 # ---------------------------------------------------------------------------------------------
 # Piecewise constant or discrete: derivative zero wherever it exists; results are constants.
@@ -274,6 +279,10 @@ logical_and = nondifferentiable(np.logical_and, kind="elementwise")
 logical_or = nondifferentiable(np.logical_or, kind="elementwise")
 logical_not = nondifferentiable(np.logical_not, kind="elementwise")
 logical_xor = nondifferentiable(np.logical_xor, kind="elementwise")
+bitwise_and = nondifferentiable(np.bitwise_and, kind="elementwise")
+bitwise_or = nondifferentiable(np.bitwise_or, kind="elementwise")
+bitwise_xor = nondifferentiable(np.bitwise_xor, kind="elementwise")
+invert = nondifferentiable(np.invert, kind="elementwise")
 isnan = nondifferentiable(np.isnan, kind="elementwise")
 isinf = nondifferentiable(np.isinf, kind="elementwise")
 isfinite = nondifferentiable(np.isfinite, kind="elementwise")
@@ -284,7 +293,7 @@ array_equal = nondifferentiable(np.array_equal)
 
 # Every primitive above broadcasts elementwise: under vmap, align ranks and let it broadcast.
 for _p in (negative, add, subtract, multiply, divide, power, maximum, minimum, arctan2, hypot,
-           logaddexp, logaddexp2, remainder, _where3, _clip, astype):
+           logaddexp, logaddexp2, remainder, _where3, _clip, _astype):
     batch_elementwise(_p)
 
 abs = absolute

@@ -38,6 +38,10 @@ def _install() -> None:
     T.__ge__ = lambda self, other: mnp.greater_equal(self, other)
     T.__eq__ = lambda self, other: mnp.equal(self, other)
     T.__ne__ = lambda self, other: mnp.not_equal(self, other)
+    T.__and__, T.__rand__ = binary(mnp.bitwise_and)
+    T.__or__, T.__ror__ = binary(mnp.bitwise_or)
+    T.__xor__, T.__rxor__ = binary(mnp.bitwise_xor)
+    T.__invert__ = lambda self: mnp.invert(self)
     T.__neg__ = lambda self: mnp.negative(self)
     T.__pos__ = lambda self: self
     T.__abs__ = lambda self: mnp.absolute(self)
