@@ -36,17 +36,17 @@ def safe_mul(g: Any, d: Any) -> Any:
     not pick) stays zero even where the local derivative ``d`` is infinite or undefined, so that an
     untaken branch never poisons a gradient with NaN.
     """
-    from ._elementwise import multiply, where
+    r = g * d
     if (type(d) is float or type(d) is int) and abs(d) != float("inf"):
-        return g * d          # a finite constant: nothing to guard
-    r = multiply(g, d)
+        return r              # a finite constant: nothing to guard
     if isinstance(r, Tracer):
         if np.any(physical(g) == 0):
+            from ._elementwise import where
             r = where(raw(g) == 0, 0.0, r)
     elif not np.isfinite(r).all():
         zero = g == 0
         if zero.any():
-            r = where(zero, 0.0, r)
+            r = np.where(zero, 0.0, r).astype(r.dtype, copy=False)
     return r
 
 
