@@ -226,3 +226,26 @@ def test_custom_rule_errors():
     f.defvjp(lambda x: (x, None), lambda _, g: (g, g))
     with pytest.raises(TypeError, match="one entry per differentiable argument"):
         nm.grad(f)(1.0)
+
+
+def test_tape_keeps_only_what_the_backward_pass_reads():
+    """Reverse mode holds the intermediates its VJPs need (tanh keeps y, matmul its inputs) and
+    drops the rest: here the pre-activation X W, which no rule reads."""
+    import gc
+    import weakref
+
+    refs = {}
+    X, W = R.normal(size=(64, 32)), R.normal(size=(32, 32))
+
+    def f(W):
+        a = X @ W                       # read by nobody in the backward pass
+        refs["a"] = weakref.ref(a._primal)
+        h = mnp.tanh(a)                 # tanh's VJP reads h only
+        refs["h"] = weakref.ref(h._primal)
+        return mnp.sum(h * 2.0 + 1.0)
+
+    out, pullback = nm.vjp(f, W)
+    gc.collect()
+    assert refs["a"]() is None, "the tape kept the pre-activation"
+    assert refs["h"]() is not None, "the tape dropped tanh's output, which its VJP needs"
+    np.testing.assert_allclose(pullback(1.0)[0], X.T @ (2.0 * (1.0 - np.tanh(X @ W) ** 2)), rtol=1e-12)

@@ -97,6 +97,28 @@ class Tracer:
         return f"{type(self).__name__}(level={self._trace.level}, {self._primal!r})"
 
 
+class ShapeDtype:
+    """What the tape keeps of a value that no VJP rule reads: its shape and dtype."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, x: Any):
+        self.shape, self.dtype = x.shape, x.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+def shape_only(x: Any) -> Any:
+    """``x`` reduced to its shape and dtype if it is an array (scalars are kept as they are)."""
+    return ShapeDtype(x) if isinstance(x, (np.ndarray, Tracer)) else x
+
+
 def is_tracer(x: Any) -> bool:
     return isinstance(x, Tracer)
 
@@ -122,7 +144,7 @@ class Primitive:
         multiple_results: ``impl`` returns a tuple of arrays.
     """
 
-    __slots__ = ("name", "impl", "vjps", "jvps", "batch", "multiple_results", "__dict__")
+    __slots__ = ("name", "impl", "vjps", "jvps", "batch", "saves", "multiple_results", "__dict__")
 
     def __init__(self, name: str, impl: Callable, multiple_results: bool = False):
         self.name = name
@@ -130,6 +152,9 @@ class Primitive:
         self.vjps: tuple | None = None
         self.jvps: tuple | None = None
         self.batch: Callable | None = None     # vmap rule, see nnmath._core.batching
+        # What the VJP rules read, so reverse mode keeps no more than it needs on the tape:
+        # "all", "ans" (the output only), "args" (the inputs only) or "none" (shapes and dtypes).
+        self.saves = "all"
         self.multiple_results = multiple_results
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl

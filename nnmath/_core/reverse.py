@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .primitive import Tracer, fit_cotangent, missing_rule, new_level
+from .primitive import Tracer, fit_cotangent, missing_rule, new_level, shape_only
 
 __all__ = ["ReverseTrace", "ReverseTracer", "backward"]
 
@@ -67,7 +67,14 @@ class ReverseTrace:
         ans = prim(*vals, **params) if lower else prim.impl(*vals, **params)
         tape = self.tape
         node = len(tape)
-        tape.append((prim, vals, params, ans, parents))
+        saves = prim.saves
+        if saves == "all":
+            tape.append((prim, vals, params, ans, parents))
+        else:       # keep only what the rules read; the rest as shape and dtype
+            kept_vals = vals if saves == "args" else [shape_only(v) for v in vals]
+            kept_ans = ans if saves == "ans" else (
+                tuple(shape_only(a) for a in ans) if prim.multiple_results else shape_only(ans))
+            tape.append((prim, kept_vals, params, kept_ans, parents))
         if prim.multiple_results:
             return tuple(ReverseTracer(self, a, node, k) for k, a in enumerate(ans))
         return ReverseTracer(self, ans, node)

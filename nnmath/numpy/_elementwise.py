@@ -296,6 +296,12 @@ for _p in (negative, add, subtract, multiply, divide, power, maximum, minimum, a
            logaddexp, logaddexp2, remainder, _where3, _clip, _astype):
     batch_elementwise(_p)
 
+# What each VJP reads (the tape keeps only that; see Primitive.saves).
+for _p in (negative, add, subtract, _astype):
+    _p.saves = "none"
+for _p in (multiply, maximum, minimum, remainder, _where3, _clip):
+    _p.saves = "args"
+
 abs = absolute
 fabs = absolute
 

@@ -5,6 +5,7 @@ Vocabulary (as in every rule table): ``g`` = ȳ, the output cotangent; ``t`` = �
 """
 from __future__ import annotations
 
+import dis
 import sys
 from typing import Any, Callable
 
@@ -50,6 +51,16 @@ def safe_mul(g: Any, d: Any) -> Any:
     return r
 
 
+def _reads(deriv: Callable) -> str:
+    """Which of (y, x) a derivative ``deriv(y, x)`` reads, as a Primitive.saves value."""
+    code = deriv.__code__
+    y_name, x_name = code.co_varnames[:2]
+    loaded = {ins.argval for ins in dis.get_instructions(deriv) if ins.opname.startswith("LOAD_")}
+    uses_y, uses_x = y_name in loaded, x_name in loaded
+    return {(True, True): "all", (True, False): "ans", (False, True): "args", (False, False): "none"}[
+        (uses_y, uses_x)]
+
+
 def elementwise(name: str, impl: Callable, deriv: Callable, singular: bool = False) -> Primitive:
     """An elementwise unary primitive y = f(x) with derivative f′ given as ``deriv(y, x)``.
 
@@ -57,6 +68,7 @@ def elementwise(name: str, impl: Callable, deriv: Callable, singular: bool = Fal
     ``singular``: f′ can be infinite or undefined, so the VJP uses :func:`safe_mul`.
     """
     p = batch_elementwise(primitive(name, impl))
+    p.saves = _reads(deriv)
     if singular:
         defvjp(p, lambda g, y, x: safe_mul(g, deriv(y, x)))
     else:
@@ -68,8 +80,10 @@ def elementwise(name: str, impl: Callable, deriv: Callable, singular: bool = Fal
 def linear(prim: Primitive, transpose: Callable) -> Primitive:
     """A primitive linear in its first argument (other arguments static parameters).
 
-    ẏ = f(ẋ)        x̄ = fᵀ(ȳ), given as ``transpose(g, y, x, **params)``
+    ẏ = f(ẋ)        x̄ = fᵀ(ȳ), given as ``transpose(g, y, x, **params)``, which may read the
+    shape and dtype of x but not its values (the tape keeps only those).
     """
+    prim.saves = "none"
     defvjp(prim, transpose)
     defjvp(prim, lambda t, y, x, *rest, **params: prim(t, *rest, **params))
     return prim

@@ -202,6 +202,7 @@ def _batch_einsum(size, vals, bat, subscripts):
 
 defbatch(_matmul, _batch_matmul)
 defbatch(_einsum, _batch_einsum)
+_matmul.saves = _einsum.saves = "args"
 
 
 # ---------------------------------------------------------------------------------------------

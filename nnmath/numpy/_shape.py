@@ -222,6 +222,8 @@ defbatch(_pad, lambda size, vals, bat, pad_width, constant_values: _pad(
 defbatch(_roll, _batch_roll)
 batch_leading(_triu)
 batch_leading(_tril)
+for _p in (_index_add, _index_set, _concatenate, _pad):
+    _p.saves = "none"           # their VJPs read shapes only (see Primitive.saves)
 
 # ---------------------------------------------------------------------------------------------
 # Public functions (numpy signatures)

@@ -91,6 +91,7 @@ defjvp(_logsumexp, lambda t, y, x, axis, keepdims: _sum(t * _softmax_of(y, x, ax
 
 for _p in (_polygamma, xlogy, xlog1py):
     batch_elementwise(_p)
+    _p.saves = "args"
 batch_reduction(_logsumexp)
 
 
