@@ -1,10 +1,833 @@
-"""Linear algebra primitives (to be completed)."""
+"""Linear algebra: numpy.linalg's functions with their derivative rules.
+
+Vocabulary: ``g`` = Ȳ (output cotangent), ``t`` = Ẋ (input tangent), ``y``/``ans`` = the forward
+output; Aᵀ = swap of the last two axes, ∘ = elementwise product, sym(X) = ½(X + Xᵀ),
+diag(v) = the matrix with v on its diagonal. Every function works on stacks of matrices (leading
+batch axes) as numpy does; broadcast batch axes are summed back by ``fit_cotangent``, never here.
+
+Primitives (a closed set, chosen where a composite would be unstable or slow): inv, det, slogdet,
+solve, cholesky, eigh, svd, qr, pinv. Everything else (norm, matrix_power, multi_dot, cond,
+lstsq, …) is a composite of them and of ``nnmath.numpy``. Rules are written with that
+differentiable namespace, so they are themselves differentiable (Hessians for free).
+
+Conventions (each tested in tests/test_linalg.py):
+    * Symmetric input (cholesky, eigh, eigvalsh): numpy reads one triangle; the derivative is that
+      of a function of a *symmetric* matrix, as in JAX: tangents enter as sym(Ȧ) and cotangents
+      come out symmetric. Differentiate f(sym(X)) to get the derivative for a general X.
+    * Degenerate spectra (eigh, svd): eigenvector / singular-vector derivatives contain
+      1/(λⱼ − λᵢ) (resp. 1/(sⱼ² − sᵢ²)), undefined when two values are equal. Those terms are taken
+      as 0 for exactly equal values, so derivatives stay finite. Derivatives through the eigen /
+      singular values alone are then exact for any function symmetric in the tied values (Σλ²,
+      the nuclear norm, …); derivatives through the vectors drop the coupling inside a repeated
+      eigenspace, where no derivative exists. The 1/s terms of a non-square svd are 0 where s = 0.
+    * Signs of eigen/singular vectors are those LAPACK returns; differentiate quantities that do
+      not depend on them (eigenvalues, V diag(f(λ)) Vᵀ, U diag(s) Vᵀ, …).
+    * ‖x‖ at x = 0 has gradient 0 for every order (sqrt′(0) = 0, abs′(0) = 0 in nnmath); the
+      spectral and nuclear norms give a subgradient where singular values tie.
+    * Singular matrices: numpy's LinAlgError passes through (from the forward pass of inv and solve,
+      and from the derivative of det and slogdet, which uses A⁻¹).
+
+References:
+    K. B. Petersen, M. S. Pedersen, The Matrix Cookbook (2012): "Cookbook eq. n".
+    M. Giles, An extended collection of matrix derivative results for forward and reverse mode
+    algorithmic differentiation (2008): "Giles 2008, <section title>".
+    I. Murray, Differentiation of the Cholesky decomposition (2016).
+    J. Townsend, Differentiating the singular value decomposition (2016).
+    S. Walter, L. Lehmann, Algorithmic differentiation of linear algebra functions with application
+    in optimum experimental design (2010); M. Seeger et al., Auto-differentiating linear algebra
+    (2017); H.-J. Liao et al., Differentiable programming tensor networks (2019) — for QR.
+    G. Golub, V. Pereyra, The differentiation of pseudo-inverses (1973).
+"""
 from __future__ import annotations
 
-from ._elementwise import sqrt
-from ._reductions import sum
+import builtins
+import operator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._core.batching import align, batch_leading, defbatch, logical_ndim
+from .._core.primitive import defjvp, defvjp, is_tracer, primitive
+from ._elementwise import abs, astype, power, sqrt, where
+from ._helpers import nondifferentiable, raw
+from ._products import _matmul as _mm
+from ._products import matmul, outer as _outer, tensordot
+from ._reductions import max, min, sum
+from ._shape import (
+    concatenate, diagonal as _diagonal, expand_dims, matrix_transpose, moveaxis, reshape, swapaxes,
+    tril,
+)
+
+LinAlgError = np.linalg.LinAlgError
 
 
-def norm(x, ord=None, axis=None, keepdims=False):
-    """``numpy.linalg.norm`` (Frobenius / 2-norm only, for now)."""
+class SlogdetResult(NamedTuple):
+    sign: Any
+    logabsdet: Any
+
+
+class EighResult(NamedTuple):
+    eigenvalues: Any
+    eigenvectors: Any
+
+
+class SVDResult(NamedTuple):
+    U: Any
+    S: Any
+    Vh: Any
+
+
+class QRResult(NamedTuple):
+    Q: Any
+    R: Any
+
+
+class LstsqResult(NamedTuple):
+    x: Any
+    residuals: Any
+    rank: Any
+    singular_values: Any
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers (all differentiable)
+# ---------------------------------------------------------------------------------------------
+
+
+def _arr(a):
+    return a if hasattr(a, "ndim") else np.asarray(a)
+
+
+def _T(x):
+    return swapaxes(x, -1, -2)
+
+
+def _sym(x):
+    return 0.5 * (x + _T(x))
+
+
+def _eye(n: int, like) -> np.ndarray:
+    return np.eye(n, dtype=like.dtype)
+
+
+def _diag_embed(v):
+    """diag(v) for a stack of vectors v: (…, n) → (…, n, n)."""
+    return expand_dims(v, -1) * _eye(v.shape[-1], v)
+
+
+def _diag_part(x):
+    return _diagonal(x, 0, -2, -1)
+
+
+def _trace(x):
+    return sum(_diag_part(x), axis=-1)
+
+
+def _per_matrix(c):
+    """A scalar per matrix (…,) reshaped to (…, 1, 1), so that it scales whole matrices."""
+    return expand_dims(c, (-2, -1))
+
+
+def _rsolve(x, r):
+    """X R⁻¹ = (R⁻ᵀ Xᵀ)ᵀ."""
+    return _T(_solve(_T(r), _T(x)))
+
+
+def _inv_gaps(d):
+    """1/d where d ≠ 0, and 0 where d = 0 exactly (the diagonal and repeated eigen/singular values).
+    The double ``where`` keeps both the value and every derivative finite."""
+    nz = raw(d) != 0
+    return where(nz, 1.0 / where(nz, d, 1.0), 0.0)
+
+
+def _is_zero(g) -> bool:
+    """A cotangent that is a plain all-zero array (an output nobody used): its terms can be skipped.
+    A traced zero is kept, since its own derivative need not be zero."""
+    return not is_tracer(g) and not np.any(g)
+
+
+def _check_matrix(fname: str, a, square: bool = False, argname: str = "a") -> None:
+    if a.ndim < 2:
+        raise LinAlgError(f"{fname}: {argname} must be a matrix or a stack of matrices (ndim ≥ 2), "
+                          f"got shape {a.shape}")
+    if square and a.shape[-1] != a.shape[-2]:
+        raise LinAlgError(f"{fname}: {argname} must be square in its last two axes, got shape "
+                          f"{a.shape}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Primitives: forward, VJP and JVP of each side by side
+# ---------------------------------------------------------------------------------------------
+
+# Y = A⁻¹                 Ā = −Yᵀ Ȳ Yᵀ      Ẏ = −Y Ȧ Y       (Cookbook eq. 40; Giles 2008, Inverse)
+_inv = batch_leading(primitive("linalg.inv", np.linalg.inv))
+defvjp(_inv, lambda g, y, a: -_mm(_T(y), _mm(g, _T(y))))
+defjvp(_inv, lambda t, y, a: -_mm(y, _mm(t, y)))
+
+# X = A⁻¹ B  (B a stack of matrices)     B̄ = A⁻ᵀ X̄,  Ā = −B̄ Xᵀ      Ẋ = A⁻¹(Ḃ − Ȧ X)
+#                                        (Giles 2008, Matrix inverse product)
+_solve = primitive("linalg.solve", np.linalg.solve)
+defvjp(_solve, lambda g, x, a, b: -_mm(_solve(_T(a), g), _T(x)),
+       lambda g, x, a, b: _solve(_T(a), g))
+defjvp(_solve, lambda t, x, a, b: -_solve(a, _mm(t, x)), lambda t, x, a, b: _solve(a, t))
+# vmap: the batch axes of A and B broadcast against each other as elementwise operands do
+defbatch(_solve, lambda size, vals, bat: _solve(*align(vals, bat, logical_ndim(vals, bat))))
+
+# y = det A                       Ā = ȳ y A⁻ᵀ       ẏ = y tr(A⁻¹ Ȧ)   (Cookbook eqs. 42, 49)
+_det = batch_leading(primitive("linalg.det", np.linalg.det))
+defvjp(_det, lambda g, y, a: _per_matrix(g * y) * _T(_inv(a)))
+defjvp(_det, lambda t, y, a: y * _trace(_solve(a, t)))
+
+
+def _slogdet_impl(a):
+    sign, logabsdet = np.linalg.slogdet(a)
+    return sign, logabsdet
+
+
+# (s, y) = (sign det A, ln|det A|)   Ā = ȳ A⁻ᵀ   ẏ = tr(A⁻¹ Ȧ), ṡ = 0   (Cookbook eqs. 43, 57)
+_slogdet = batch_leading(primitive("linalg.slogdet", _slogdet_impl, multiple_results=True))
+defvjp(_slogdet, lambda g, ans, a: _per_matrix(g[1]) * _T(_inv(a)))
+defjvp(_slogdet, lambda t, ans, a: (np.zeros(ans[0].shape, ans[0].dtype), _trace(_solve(a, t))))
+
+
+def _phi(x):
+    """Φ(X): the lower triangle of X with its diagonal halved (Murray 2016)."""
+    return tril(x) - 0.5 * _diag_embed(_diag_part(x))
+
+
+def _cholesky_vjp(g, l, a):
+    p = _phi(_mm(_T(l), g))
+    return _sym(_solve(_T(l), _T(_solve(_T(l), p))))
+
+
+def _cholesky_jvp(t, l, a):
+    x = _solve(l, _sym(t))
+    return _mm(l, _phi(_solve(l, _T(x))))
+
+
+# L = chol A (lower)              Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹)      L̇ = L Φ(L⁻¹ sym(Ȧ) L⁻ᵀ)
+#                                 (Murray 2016 §3; Giles 2008, Cholesky factorisation)
+_cholesky = batch_leading(primitive("linalg.cholesky", np.linalg.cholesky))
+defvjp(_cholesky, _cholesky_vjp)
+defjvp(_cholesky, _cholesky_jvp)
+
+
+def _eigh_impl(a, UPLO):
+    w, v = np.linalg.eigh(a, UPLO=UPLO)
+    return w, v
+
+
+def _eigh_gaps(w):
+    """F with Fᵢⱼ = 1/(λⱼ − λᵢ), and 0 on the diagonal and for equal eigenvalues."""
+    return _inv_gaps(expand_dims(w, -2) - expand_dims(w, -1))
+
+
+def _eigh_vjp(g, ans, a, UPLO):
+    gw, gv = g
+    w, v = ans
+    inner = _diag_embed(gw)
+    if not _is_zero(gv):
+        inner = inner + _eigh_gaps(w) * _mm(_T(v), gv)
+    return _sym(_mm(v, _mm(inner, _T(v))))
+
+
+def _eigh_jvp(t, ans, a, UPLO):
+    w, v = ans
+    m = _mm(_T(v), _mm(_sym(t), v))
+    return _diag_part(m), _mm(v, _eigh_gaps(w) * m)
+
+
+# A = V diag(λ) Vᵀ (ascending λ)  Ā = sym(V (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ)    λ̇ = diag(Vᵀ Ȧ V),
+# Fᵢⱼ = 1/(λⱼ − λᵢ), Ȧ ↦ sym(Ȧ)   V̇ = V (F ∘ (Vᵀ Ȧ V))   (Giles 2008, Eigenvalues and eigenvectors)
+_eigh = batch_leading(primitive("linalg.eigh", _eigh_impl, multiple_results=True))
+defvjp(_eigh, _eigh_vjp)
+defjvp(_eigh, _eigh_jvp)
+
+
+def _svd_impl(a, full_matrices, hermitian):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices, hermitian=hermitian)
+    return u, s, vh
+
+
+def _svd_parts(ans, a, full_matrices):
+    m, n = a.shape[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError(
+            f"svd: derivatives need full_matrices=False for a non-square matrix (shape {a.shape}): "
+            f"the extra singular vectors are not determined by A")
+    u, s, vh = ans
+    s2 = s * s
+    f = _inv_gaps(expand_dims(s2, -2) - expand_dims(s2, -1))    # Fᵢⱼ = 1/(sⱼ² − sᵢ²)
+    s_inv = _inv_gaps(s)                                          # 1/s, 0 where s = 0
+    return u, s, _T(vh), f, s_inv, m, n
+
+
+def _svd_vjp(g, ans, a, full_matrices, hermitian):
+    gu, gs, gvh = g
+    u, s, v, f, s_inv, m, n = _svd_parts(ans, a, full_matrices)
+    inner = _diag_embed(gs)
+    rest = None
+    if not _is_zero(gu):
+        utgu = _mm(_T(u), gu)
+        inner = inner + f * (utgu - _T(utgu)) * expand_dims(s, -2)
+        if m > n:
+            rest = _mm((gu - _mm(u, utgu)) * expand_dims(s_inv, -2), _T(v))
+    if not _is_zero(gvh):
+        gv = _T(gvh)
+        vtgv = _mm(_T(v), gv)
+        inner = inner + expand_dims(s, -1) * (f * (vtgv - _T(vtgv)))
+        if n > m:
+            r = _mm(u, _T((gv - _mm(v, vtgv)) * expand_dims(s_inv, -2)))
+            rest = r if rest is None else rest + r
+    out = _mm(u, _mm(inner, _T(v)))
+    return out if rest is None else out + rest
+
+
+def _svd_jvp(t, ans, a, full_matrices, hermitian):
+    u, s, v, f, s_inv, m, n = _svd_parts(ans, a, full_matrices)
+    ds = _mm(_T(u), _mm(t, v))
+    dss = ds * expand_dims(s, -2)                                 # dS S
+    sds = expand_dims(s, -1) * ds                                 # S dS
+    du = _mm(u, f * (dss + _T(dss)))
+    dv = _mm(v, f * (sds + _T(sds)))
+    if m > n:
+        tv = _mm(t, v)
+        du = du + (tv - _mm(u, _mm(_T(u), tv))) * expand_dims(s_inv, -2)
+    if n > m:
+        tu = _mm(_T(t), u)
+        dv = dv + (tu - _mm(v, _mm(_T(v), tu))) * expand_dims(s_inv, -2)
+    return du, _diag_part(ds), _T(dv)
+
+
+# A = U diag(s) Vᵀ (reduced), Fᵢⱼ = 1/(sⱼ² − sᵢ²), J = F ∘ (UᵀŪ − ŪᵀU), K = F ∘ (VᵀV̄ − V̄ᵀV):
+#   Ā = U (J S + diag(s̄) + S K) Vᵀ + (I − UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I − VVᵀ)     (Townsend 2016)
+#   ṡ = diag(Uᵀ Ȧ V),  U̇ = U (F ∘ (dS S + S dSᵀ)) + (I − UUᵀ) Ȧ V S⁻¹,  dS = Uᵀ Ȧ V, V̇ likewise
+_svd = batch_leading(primitive("linalg.svd", _svd_impl, multiple_results=True))
+defvjp(_svd, _svd_vjp)
+defjvp(_svd, _svd_jvp)
+
+
+def _copyltu(x):
+    """The symmetric matrix with the lower triangle of X."""
+    low = tril(x, -1)
+    return low + _T(low) + _diag_embed(_diag_part(x))
+
+
+def _qr_impl(a):
+    q, r = np.linalg.qr(a)
+    return q, r
+
+
+def _qr_vjp(g, ans, a):
+    gq, gr = g
+    q, r = ans
+    m = _mm(r, _T(gr)) - _mm(_T(gq), q)
+    return _rsolve(gq + _mm(q, _copyltu(m)), _T(r))
+
+
+def _qr_jvp(t, ans, a):
+    q, r = ans
+    t_rinv = _rsolve(t, r)
+    qt = _mm(_T(q), t_rinv)
+    low = tril(qt, -1)
+    omega = low - _T(low)                                         # skew-symmetric QᵀQ̇
+    return _mm(q, omega - qt) + t_rinv, _mm(qt - omega, r)
+
+
+# A = Q R (m ≥ n, reduced)   M = R R̄ᵀ − Q̄ᵀ Q,  Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ     (Liao et al. 2019)
+#   Ω = tril(Qᵀ Ȧ R⁻¹, −1) − its transpose,  Q̇ = Q (Ω − Qᵀ Ȧ R⁻¹) + Ȧ R⁻¹,  Ṙ = (Qᵀ Ȧ R⁻¹ − Ω) R
+#                                 (Walter & Lehmann 2010; Seeger et al. 2017)
+_qr = batch_leading(primitive("linalg.qr", _qr_impl, multiple_results=True))
+defvjp(_qr, _qr_vjp)
+defjvp(_qr, _qr_jvp)
+
+
+def _pinv_impl(a, rcond, hermitian):
+    return np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
+
+
+def _pinv_vjp(g, p, a, rcond, hermitian):
+    pt, gt = _T(p), _T(g)
+    return (-_mm(pt, _mm(g, pt))
+            + _mm(gt - _mm(a, _mm(p, gt)), _mm(p, pt))
+            + _mm(_mm(pt, p), gt - _mm(gt, _mm(p, a))))
+
+
+def _pinv_jvp(t, p, a, rcond, hermitian):
+    tt = _T(t)
+    return (-_mm(p, _mm(t, p))
+            + _mm(_mm(p, _T(p)), tt - _mm(tt, _mm(a, p)))
+            + _mm(tt - _mm(p, _mm(a, tt)), _mm(_T(p), p)))
+
+
+# P = A⁺ (constant rank)          Ā = −Pᵀ Ȳ Pᵀ + (I − AP) Ȳᵀ P Pᵀ + Pᵀ P Ȳᵀ (I − PA)
+#   Ṗ = −P Ȧ P + P Pᵀ Ȧᵀ (I − A P) + (I − P A) Ȧᵀ Pᵀ P         (Golub & Pereyra 1973)
+_pinv = batch_leading(primitive("linalg.pinv", _pinv_impl))
+defvjp(_pinv, _pinv_vjp)
+defjvp(_pinv, _pinv_jvp)
+
+# ---------------------------------------------------------------------------------------------
+# Public functions (numpy.linalg signatures)
+# ---------------------------------------------------------------------------------------------
+
+
+def inv(a):
+    """``numpy.linalg.inv``: A⁻¹ for each square matrix in ``a`` (…, n, n).
+
+    Raises:
+        LinAlgError (a ValueError): ``a`` is not square, or is singular.
+    """
+    a = _arr(a)
+    _check_matrix("inv", a, square=True)
+    return _inv(a)
+
+
+def det(a):
+    """``numpy.linalg.det``: det A for each square matrix in ``a``; shape ``a.shape[:-2]``.
+
+    The derivative ȳ det(A) A⁻ᵀ needs A⁻¹, so differentiating at a singular A raises LinAlgError.
+    """
+    a = _arr(a)
+    _check_matrix("det", a, square=True)
+    return _det(a)
+
+
+def slogdet(a) -> SlogdetResult:
+    """``numpy.linalg.slogdet``: ``(sign, logabsdet)`` with det A = sign · exp(logabsdet).
+
+    ``logabsdet`` is differentiable (∂ ln|det A|/∂A = A⁻ᵀ); ``sign`` is piecewise constant.
+
+    >>> import numpy as np, nnmath as nm
+    >>> from nnmath.numpy import linalg
+    >>> a = np.array([[2.0, 1.0], [1.0, -3.0]])
+    >>> linalg.slogdet(a).sign
+    np.float64(-1.0)
+    >>> np.allclose(nm.grad(lambda x: linalg.slogdet(x).logabsdet)(a), np.linalg.inv(a).T)
+    True
+    """
+    a = _arr(a)
+    _check_matrix("slogdet", a, square=True)
+    sign, logabsdet = _slogdet(a)
+    return SlogdetResult(sign, logabsdet)
+
+
+def solve(a, b):
+    """``numpy.linalg.solve``: X with A X = B (numpy 2 semantics).
+
+    Args:
+        a: (…, n, n) coefficient matrices.
+        b: (n,) — a single vector, for every matrix in ``a`` — or (…, n, k) stacks of matrices;
+            batch axes broadcast.
+
+    Returns:
+        (…, n) if ``b`` is 1-D, else the broadcast (…, n, k).
+    """
+    a, b = _arr(a), _arr(b)
+    _check_matrix("solve", a, square=True)
+    n = a.shape[-1]
+    if b.ndim == 1:
+        if b.shape[0] != n:
+            raise ValueError(f"solve: b of shape {b.shape} does not match a of shape {a.shape}")
+        return _solve(a, reshape(b, (n, 1)))[..., 0]
+    if b.ndim == 0 or b.shape[-2] != n:
+        raise ValueError(f"solve: b must have shape (n,) or (..., n, k) with n = {n} (a has shape "
+                         f"{a.shape}), got {b.shape}")
+    return _solve(a, b)
+
+
+def cholesky(a, /, *, upper: bool = False):
+    """``numpy.linalg.cholesky``: L lower triangular with A = L Lᵀ (or Lᵀ if ``upper``).
+
+    Reads the lower (``upper``: upper) triangle of A, as numpy does; the derivative treats A as
+    symmetric (see the module docstring). Raises LinAlgError if A is not positive definite.
+    """
+    a = _arr(a)
+    _check_matrix("cholesky", a, square=True)
+    if upper:
+        return _T(_cholesky(_T(a)))
+    return _cholesky(a)
+
+
+def eigh(a, UPLO: str = "L") -> EighResult:
+    """``numpy.linalg.eigh``: eigenvalues (ascending) and orthonormal eigenvectors of a symmetric
+    matrix, reading its ``UPLO`` triangle.
+
+    Derivatives treat A as symmetric. Eigenvector derivatives need distinct eigenvalues: for
+    exactly repeated ones the undefined 1/(λⱼ − λᵢ) terms are taken as 0, so values stay finite
+    but the coupling inside the repeated eigenspace is dropped (see the module docstring).
+    """
+    a = _arr(a)
+    _check_matrix("eigh", a, square=True)
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    w, v = _eigh(a, UPLO=UPLO)
+    return EighResult(w, v)
+
+
+def eigvalsh(a, UPLO: str = "L"):
+    """``numpy.linalg.eigvalsh``: the eigenvalues of a symmetric matrix; λ̄ ↦ V diag(λ̄) Vᵀ."""
+    a = _arr(a)
+    if not is_tracer(a):
+        return np.linalg.eigvalsh(a, UPLO=UPLO)
+    return eigh(a, UPLO)[0]
+
+
+def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
+    """``numpy.linalg.svd``: A = U diag(S) Vh with S descending.
+
+    Derivatives of U and Vh need ``full_matrices=False`` unless A is square (the extra columns of a
+    full U or V are not determined by A): differentiating a non-square full SVD raises
+    NotImplementedError. Singular values alone (``compute_uv=False``) are always differentiable.
+    See the module docstring for repeated and zero singular values.
+    """
+    a = _arr(a)
+    _check_matrix("svd", a)
+    if not compute_uv:
+        if not is_tracer(a):
+            return np.linalg.svd(a, compute_uv=False, hermitian=hermitian)
+        return _svd(a, full_matrices=False, hermitian=hermitian)[1]
+    m, n = a.shape[-2:]
+    if full_matrices and m != n and is_tracer(a):
+        raise NotImplementedError(
+            f"svd: differentiating full_matrices=True needs a square matrix, got shape {a.shape}; "
+            f"use full_matrices=False")
+    u, s, vh = _svd(a, full_matrices=bool(full_matrices), hermitian=bool(hermitian))
+    return SVDResult(u, s, vh)
+
+
+def svdvals(x, /):
+    """``numpy.linalg.svdvals``: the singular values, descending."""
+    return svd(x, compute_uv=False)
+
+
+def qr(a, mode: str = "reduced"):
+    """``numpy.linalg.qr``: A = Q R with Q orthonormal columns and R upper triangular.
+
+    Differentiable for ``mode`` 'reduced' and 'r' (any shape; a wide A = [X Y] is factored as
+    X = Q R₁, R = [R₁ QᵀY]), and 'complete' for square or wide A. 'raw' is not differentiable.
+    """
+    a = _arr(a)
+    _check_matrix("qr", a)
+    if mode not in ("reduced", "complete", "r", "raw"):
+        raise ValueError(f"qr: mode must be 'reduced', 'complete', 'r' or 'raw', got {mode!r}")
+    if not is_tracer(a):
+        out = np.linalg.qr(a, mode=mode)
+        return out if mode in ("r", "raw") else QRResult(*out)
+    m, n = a.shape[-2:]
+    if mode == "raw" or (mode == "complete" and m > n):
+        raise NotImplementedError(f"qr: mode={mode!r} is not differentiable for shape {a.shape}; "
+                                  f"use mode='reduced'")
+    if m < n:
+        q, r1 = _qr(a[..., :m])
+        r = concatenate([r1, _mm(_T(q), a[..., m:])], axis=-1)
+    else:
+        q, r = _qr(a)
+    return r if mode == "r" else QRResult(q, r)
+
+
+def pinv(a, rcond=None, hermitian: bool = False, *, rtol=np._NoValue):
+    """``numpy.linalg.pinv``: the Moore–Penrose pseudo-inverse A⁺ (via the SVD, singular values
+    below ``rcond`` · max s dropped).
+
+    The derivative (Golub & Pereyra 1973) holds where the rank is locally constant, e.g. for any
+    full-rank A.
+    """
+    a = _arr(a)
+    _check_matrix("pinv", a)
+    if rcond is None:
+        if rtol is np._NoValue:
+            rcond = 1e-15
+        elif rtol is None:
+            rcond = builtins.max(a.shape[-2:]) * np.finfo(a.dtype).eps
+        else:
+            rcond = rtol
+    elif rtol is not np._NoValue:
+        raise ValueError("pinv: `rtol` and `rcond` can't be both set")
+    return _pinv(a, rcond=raw(rcond), hermitian=bool(hermitian))
+
+
+# ---------------------------------------------------------------------------------------------
+# Norms (composites)
+# ---------------------------------------------------------------------------------------------
+
+
+def _l2(x, axis, keepdims):
+    # ‖x‖₂ = √Σx²; sqrt′(0) = 0 makes the gradient 0 at x = 0
     return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def _vector_norm(x, ord, axis: int, keepdims: bool):
+    if ord is None or ord == 2:
+        return _l2(x, axis, keepdims)
+    if isinstance(ord, str):
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+    if ord == np.inf:
+        return max(abs(x), axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return min(abs(x), axis=axis, keepdims=keepdims)
+    if ord == 0:       # the number of non-zero entries: piecewise constant
+        return astype(sum(raw(x) != 0, axis=axis, keepdims=keepdims), x.dtype)
+    if ord == 1:
+        return sum(abs(x), axis=axis, keepdims=keepdims)
+    p = float(ord)
+    ax = abs(x)
+    if p > 0:          # |xᵢ|ᵖ with derivative 0 at xᵢ = 0 (also for p < 1), and y′ = 0 at x = 0
+        nz = raw(ax) > 0
+        ax = where(nz, power(where(nz, ax, 1.0), p), 0.0)
+    else:
+        ax = power(ax, p)
+    s = sum(ax, axis=axis, keepdims=keepdims)
+    pos = raw(s) > 0
+    return where(pos, power(where(pos, s, 1.0), 1.0 / p), 0.0)
+
+
+def _matrix_norm(x, ord, axis: tuple, keepdims: bool):
+    row, col = axis
+    if ord in (None, "fro", "f"):
+        y = _l2(x, axis, False)
+    elif ord in ("nuc", 2, -2):
+        s = svd(moveaxis(x, axis, (-2, -1)), compute_uv=False)
+        y = sum(s, axis=-1) if ord == "nuc" else (max if ord == 2 else min)(s, axis=-1)
+    elif ord in (1, -1):               # the largest (smallest) column sum of |A|
+        y = (max if ord == 1 else min)(sum(abs(x), axis=row), axis=col - (col > row))
+    elif ord in (np.inf, -np.inf):     # the largest (smallest) row sum of |A|
+        y = (max if ord == np.inf else min)(sum(abs(x), axis=col), axis=row - (row > col))
+    else:
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    if keepdims:
+        shape = list(x.shape)
+        shape[row] = shape[col] = 1
+        y = reshape(y, tuple(shape))
+    return y
+
+
+def norm(x, ord=None, axis=None, keepdims: bool = False):
+    """``numpy.linalg.norm``: a vector norm (1 axis) or matrix norm (2 axes).
+
+    Vectors: ``None``/2 √Σx², 1 Σ|x|, ∞ max|x|, −∞ min|x|, 0 the count of non-zeros (constant),
+    other p (Σ|x|ᵖ)^(1/p). Matrices: ``None``/'fro' Frobenius, 'nuc' Σs, 2 / −2 the largest /
+    smallest singular value, 1 / −1 the max / min column sum of |A|, ∞ / −∞ the max / min row sum.
+
+    At x = 0 every norm has a finite gradient: 0 for the vector norms and the entrywise matrix
+    norms (sqrt′(0) = abs′(0) = 0), a subgradient for 2 and 'nuc'. A zero entry contributes 0 to
+    the gradient of a p-norm with 0 < p < 1.
+    """
+    x = _arr(x)
+    if x.dtype.kind not in "fc":
+        x = astype(x, np.float64)
+    nd = x.ndim
+    if axis is None:
+        if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
+            y = _l2(x, None, False)
+            return reshape(y, (1,) * nd) if keepdims else y
+        axis = tuple(range(nd))
+    elif not isinstance(axis, tuple):
+        try:
+            axis = (operator.index(axis),)
+        except TypeError:
+            raise TypeError(f"norm: axis must be an int or a tuple of ints, got {axis!r}") from None
+    axis = tuple(int(a) % nd if -nd <= a < nd else _bad_axis(a, nd) for a in axis)
+    if len(set(axis)) != len(axis):
+        raise ValueError(f"norm: duplicate axes given: {axis}")
+    if len(axis) == 1:
+        return _vector_norm(x, ord, axis[0], keepdims)
+    if len(axis) == 2:
+        return _matrix_norm(x, ord, axis, keepdims)
+    raise ValueError(f"norm: improper number of dimensions to norm: axis={axis} for shape "
+                     f"{x.shape}")
+
+
+def _bad_axis(a, nd):
+    raise np.exceptions.AxisError(f"norm: axis {a} is out of bounds for array of dimension {nd}")
+
+
+def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
+    """``numpy.linalg.vector_norm``: a vector norm over ``axis`` (all axes, flattened, if None)."""
+    x = _arr(x)
+    if axis is None:
+        y = norm(reshape(x, (-1,)), ord, 0)
+        return reshape(y, (1,) * x.ndim) if keepdims else y
+    if isinstance(axis, tuple) and len(axis) != 1:
+        nd = x.ndim
+        axes = [int(a) % nd for a in axis]
+        rest = [d for d in range(nd) if d not in axes]
+        moved = reshape(moveaxis(x, axes, range(nd - len(axes), nd)),
+                        tuple(x.shape[d] for d in rest) + (-1,))
+        y = norm(moved, ord, -1)
+        if keepdims:
+            y = reshape(y, tuple(1 if d in axes else x.shape[d] for d in range(nd)))
+        return y
+    return norm(x, ord, axis, keepdims)
+
+
+def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
+    """``numpy.linalg.matrix_norm``: a matrix norm over the last two axes."""
+    return norm(x, ord, (-2, -1), keepdims)
+
+
+def cond(x, p=None):
+    """``numpy.linalg.cond``: the condition number; s₁/sₙ for ``p`` None/2 (sₙ/s₁ for −2), else
+    ‖A‖ₚ‖A⁻¹‖ₚ."""
+    x = _arr(x)
+    _check_matrix("cond", x)
+    if p is None or p == 2 or p == -2:
+        s = svd(x, compute_uv=False)
+        return s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
+    _check_matrix("cond", x, square=True)
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Other composites
+# ---------------------------------------------------------------------------------------------
+
+
+def matrix_power(a, n):
+    """``numpy.linalg.matrix_power``: Aⁿ by repeated squaring (A⁻¹ first when n < 0)."""
+    a = _arr(a)
+    _check_matrix("matrix_power", a, square=True)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"matrix_power: exponent must be an integer, got {n!r}") from None
+    if n == 0:
+        return np.broadcast_to(_eye(a.shape[-1], a), a.shape).copy()
+    if n < 0:
+        a, n = inv(a), -n
+    z = result = None
+    while n > 0:
+        z = a if z is None else _mm(z, z)
+        n, bit = divmod(n, 2)
+        if bit:
+            result = z if result is None else _mm(result, z)
+    return result
+
+
+def _chain_order(shapes: list) -> list:
+    """Where to split each sub-chain i..j so the product costs fewest multiplications (the
+    textbook dynamic programme, as numpy's multi_dot)."""
+    dims = [s[0] for s in shapes] + [shapes[-1][1]]
+    k = len(shapes)
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(1, k):
+        for i in range(k - length):
+            j = i + length
+            cost[i][j] = float("inf")
+            for c in range(i, j):
+                q = cost[i][c] + cost[c + 1][j] + dims[i] * dims[c + 1] * dims[j + 1]
+                if q < cost[i][j]:
+                    cost[i][j], split[i][j] = q, c
+    return split
+
+
+def multi_dot(arrays, *, out=None):
+    """``numpy.linalg.multi_dot``: A₁ A₂ ⋯ Aₖ in the cheapest order (first/last may be 1-D)."""
+    if out is not None:
+        raise NotImplementedError("multi_dot: out= is not supported (values are immutable)")
+    arrays = [_arr(a) for a in arrays]
+    if len(arrays) < 2:
+        raise ValueError(f"multi_dot: expecting at least two arrays, got {len(arrays)}")
+    if len(arrays) == 2:
+        return matmul(arrays[0], arrays[1])
+    first, last = arrays[0].ndim == 1, arrays[-1].ndim == 1
+    if first:
+        arrays[0] = reshape(arrays[0], (1, -1))
+    if last:
+        arrays[-1] = reshape(arrays[-1], (-1, 1))
+    for k, a in enumerate(arrays):
+        if a.ndim != 2:
+            raise ValueError(f"multi_dot: array {k} must be 2-D (first and last may be 1-D), got "
+                             f"shape {a.shape}")
+    split = _chain_order([a.shape for a in arrays])
+
+    def product(i, j):
+        return arrays[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+    y = product(0, len(arrays) - 1)
+    if first and last:
+        return reshape(y, ())
+    if first or last:
+        return reshape(y, (-1,))
+    return y
+
+
+def lstsq(a, b, rcond=None):
+    """``numpy.linalg.lstsq``: ``(x, residuals, rank, singular_values)`` minimising ‖b − a x‖₂.
+
+    Plain arrays go to numpy. Traced ones use x = A⁺ b, differentiable where the rank is locally
+    constant; ``residuals`` Σ(b − a x)² per column is then returned whenever m > n (as JAX does),
+    rank-deficient A included, so that its shape never depends on the data.
+    """
+    a, b = _arr(a), _arr(b)
+    if not (is_tracer(a) or is_tracer(b)):
+        return LstsqResult(*np.linalg.lstsq(a, b, rcond=rcond))
+    if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
+        raise LinAlgError(f"lstsq: a must be (m, n) and b (m,) or (m, k) with the same m, got "
+                          f"{a.shape} and {b.shape}")
+    m, n = a.shape
+    if rcond is None:
+        rcond = np.finfo(a.dtype).eps * builtins.max(m, n)
+    x = matmul(pinv(a, rcond), b)
+    s = svd(a, compute_uv=False)
+    rank = astype(sum(raw(s) > rcond * max(raw(s)), axis=-1), np.int32)
+    if m > n:
+        r = b - matmul(a, x)
+        residuals = reshape(sum(r * r, axis=0), (-1,))
+    else:
+        residuals = np.empty((0,), a.dtype)
+    return LstsqResult(x, residuals, rank, s)
+
+
+def _no_rule(f, hint: str):
+    def g(*args, **kwargs):
+        if any(is_tracer(x) for x in args):
+            raise NotImplementedError(f"numpy.linalg.{f.__name__} has no derivative rule in nnmath "
+                                      f"({hint}); use nnmath.stop_gradient(x) for its value")
+        return f(*args, **kwargs)
+
+    g.__name__ = g.__qualname__ = f.__name__
+    g.__doc__ = f"``numpy.linalg.{f.__name__}`` on plain arrays; not differentiable ({hint})."
+    return g
+
+
+_GENERAL = "complex eigenvectors of a general matrix; for a symmetric one use eigh / eigvalsh"
+eig = _no_rule(np.linalg.eig, _GENERAL)
+eigvals = _no_rule(np.linalg.eigvals, _GENERAL)
+tensorinv = _no_rule(np.linalg.tensorinv, "reshape and use inv")
+tensorsolve = _no_rule(np.linalg.tensorsolve, "reshape and use solve")
+matrix_rank = nondifferentiable(np.linalg.matrix_rank)
+
+
+# Array-API names numpy.linalg also has (acting on the last axes)
+def diagonal(x, /, *, offset: int = 0):
+    """``numpy.linalg.diagonal``: the diagonals of the last two axes."""
+    return _diagonal(x, offset, -2, -1)
+
+
+def trace(x, /, *, offset: int = 0, dtype=None):
+    """``numpy.linalg.trace``: the sum of the diagonals of the last two axes."""
+    y = sum(diagonal(x, offset=offset), axis=-1)
+    return y if dtype is None else astype(y, dtype)
+
+
+def outer(x1, x2, /):
+    """``numpy.linalg.outer``: the outer product of two vectors."""
+    x1, x2 = _arr(x1), _arr(x2)
+    if x1.ndim != 1 or x2.ndim != 1:
+        raise ValueError(f"outer: both inputs must be 1-D, got shapes {x1.shape} and {x2.shape}")
+    return _outer(x1, x2)
+
+
+def vecdot(x1, x2, /, *, axis: int = -1):
+    """``numpy.linalg.vecdot``: Σ x1 x2 along ``axis`` (broadcasting the rest)."""
+    return sum(x1 * x2, axis=axis)
+
+
+__all__ = [
+    "LinAlgError", "SlogdetResult", "EighResult", "SVDResult", "QRResult", "LstsqResult",
+    "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr",
+    "pinv", "norm", "vector_norm", "matrix_norm", "cond", "matrix_power", "multi_dot", "lstsq",
+    "eig", "eigvals", "tensorinv", "tensorsolve", "matrix_rank", "diagonal", "trace", "outer",
+    "vecdot", "matmul", "matrix_transpose", "tensordot",
+]
