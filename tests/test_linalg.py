@@ -274,6 +274,8 @@ def test_vmap_broadcasts_batch_axes():
     np.testing.assert_allclose(nm.vmap(L.solve, in_axes=(None, 0))(A3, bs), np.linalg.solve(A3, bs))
     np.testing.assert_allclose(nm.vmap(L.solve, in_axes=(0, None))(AB, B32),
                                np.linalg.solve(AB, B32))
+    u = nm.vmap(lambda a: L.svd(a)[0])(TALLB)      # a full svd: fine when not differentiated
+    np.testing.assert_allclose(np.abs(u), np.abs(np.linalg.svd(TALLB)[0]), atol=1e-12)
     per = nm.vmap(nm.grad(lambda a: L.slogdet(a)[1]))(AB)
     np.testing.assert_allclose(per, np.swapaxes(np.linalg.inv(AB), -1, -2), rtol=1e-12)
 

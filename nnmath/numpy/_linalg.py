@@ -53,10 +53,8 @@ from ._helpers import nondifferentiable, raw
 from ._products import _matmul as _mm
 from ._products import matmul, outer as _outer, tensordot
 from ._reductions import max, min, sum
-from ._shape import (
-    concatenate, diagonal as _diagonal, expand_dims, matrix_transpose, moveaxis, reshape, swapaxes,
-    tril,
-)
+from ._shape import _arr, concatenate, expand_dims, matrix_transpose, moveaxis, reshape, tril
+from ._shape import diagonal as _diagonal
 
 LinAlgError = np.linalg.LinAlgError
 
@@ -94,12 +92,7 @@ class LstsqResult(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 
 
-def _arr(a):
-    return a if hasattr(a, "ndim") else np.asarray(a)
-
-
-def _T(x):
-    return swapaxes(x, -1, -2)
+_T = matrix_transpose       # Aᵀ of every matrix in a stack
 
 
 def _sym(x):
@@ -113,14 +106,6 @@ def _eye(n: int, like) -> np.ndarray:
 def _diag_embed(v):
     """diag(v) for a stack of vectors v: (…, n) → (…, n, n)."""
     return expand_dims(v, -1) * _eye(v.shape[-1], v)
-
-
-def _diag_part(x):
-    return _diagonal(x, 0, -2, -1)
-
-
-def _trace(x):
-    return sum(_diag_part(x), axis=-1)
 
 
 def _per_matrix(c):
@@ -176,7 +161,7 @@ defbatch(_solve, lambda size, vals, bat: _solve(*align(vals, bat, logical_ndim(v
 # y = det A                       Ā = ȳ y A⁻ᵀ       ẏ = y tr(A⁻¹ Ȧ)   (Cookbook eqs. 42, 49)
 _det = batch_leading(primitive("linalg.det", np.linalg.det))
 defvjp(_det, lambda g, y, a: _per_matrix(g * y) * _T(_inv(a)))
-defjvp(_det, lambda t, y, a: y * _trace(_solve(a, t)))
+defjvp(_det, lambda t, y, a: y * trace(_solve(a, t)))
 
 
 def _slogdet_impl(a):
@@ -187,12 +172,12 @@ def _slogdet_impl(a):
 # (s, y) = (sign det A, ln|det A|)   Ā = ȳ A⁻ᵀ   ẏ = tr(A⁻¹ Ȧ), ṡ = 0   (Cookbook eqs. 43, 57)
 _slogdet = batch_leading(primitive("linalg.slogdet", _slogdet_impl, multiple_results=True))
 defvjp(_slogdet, lambda g, ans, a: _per_matrix(g[1]) * _T(_inv(a)))
-defjvp(_slogdet, lambda t, ans, a: (np.zeros(ans[0].shape, ans[0].dtype), _trace(_solve(a, t))))
+defjvp(_slogdet, lambda t, ans, a: (np.zeros(ans[0].shape, ans[0].dtype), trace(_solve(a, t))))
 
 
 def _phi(x):
     """Φ(X): the lower triangle of X with its diagonal halved (Murray 2016)."""
-    return tril(x) - 0.5 * _diag_embed(_diag_part(x))
+    return tril(x) - 0.5 * _diag_embed(diagonal(x))
 
 
 def _cholesky_vjp(g, l, a):
@@ -234,7 +219,7 @@ def _eigh_vjp(g, ans, a, UPLO):
 def _eigh_jvp(t, ans, a, UPLO):
     w, v = ans
     m = _mm(_T(v), _mm(_sym(t), v))
-    return _diag_part(m), _mm(v, _eigh_gaps(w) * m)
+    return diagonal(m), _mm(v, _eigh_gaps(w) * m)
 
 
 # A = V diag(λ) Vᵀ (ascending λ)  Ā = sym(V (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ)    λ̇ = diag(Vᵀ Ȧ V),
@@ -296,7 +281,7 @@ def _svd_jvp(t, ans, a, full_matrices, hermitian):
     if n > m:
         tu = _mm(_T(t), u)
         dv = dv + (tu - _mm(v, _mm(_T(v), tu))) * expand_dims(s_inv, -2)
-    return du, _diag_part(ds), _T(dv)
+    return du, diagonal(ds), _T(dv)
 
 
 # A = U diag(s) Vᵀ (reduced), Fᵢⱼ = 1/(sⱼ² − sᵢ²), J = F ∘ (UᵀŪ − ŪᵀU), K = F ∘ (VᵀV̄ − V̄ᵀV):
@@ -310,7 +295,7 @@ defjvp(_svd, _svd_jvp)
 def _copyltu(x):
     """The symmetric matrix with the lower triangle of X."""
     low = tril(x, -1)
-    return low + _T(low) + _diag_embed(_diag_part(x))
+    return low + _T(low) + _diag_embed(diagonal(x))
 
 
 def _qr_impl(a):
@@ -486,11 +471,6 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
         if not is_tracer(a):
             return np.linalg.svd(a, compute_uv=False, hermitian=hermitian)
         return _svd(a, full_matrices=False, hermitian=hermitian)[1]
-    m, n = a.shape[-2:]
-    if full_matrices and m != n and is_tracer(a):
-        raise NotImplementedError(
-            f"svd: differentiating full_matrices=True needs a square matrix, got shape {a.shape}; "
-            f"use full_matrices=False")
     u, s, vh = _svd(a, full_matrices=bool(full_matrices), hermitian=bool(hermitian))
     return SVDResult(u, s, vh)
 
@@ -799,7 +779,7 @@ tensorsolve = _no_rule(np.linalg.tensorsolve, "reshape and use solve")
 matrix_rank = nondifferentiable(np.linalg.matrix_rank)
 
 
-# Array-API names numpy.linalg also has (acting on the last axes)
+# Array-API names numpy.linalg also has (acting on the last axes; the rules above use them too)
 def diagonal(x, /, *, offset: int = 0):
     """``numpy.linalg.diagonal``: the diagonals of the last two axes."""
     return _diagonal(x, offset, -2, -1)
