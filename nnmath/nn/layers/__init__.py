@@ -1,0 +1,2 @@
+"""Layers (Keras names)."""
+from .base import Layer  # noqa: F401
