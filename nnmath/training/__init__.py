@@ -1,0 +1,7 @@
+"""``nnmath.training``: Keras-style models on nnmath's autodiff (compile, fit, evaluate, predict,
+summary, callbacks, metrics, saving)."""
+from .data import set_random_seed, to_categorical  # noqa: F401
+from .model import Model, Sequential  # noqa: F401
+from .saving import load_model  # noqa: F401
+
+__all__ = ["Model", "Sequential", "load_model", "set_random_seed", "to_categorical"]

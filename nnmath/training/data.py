@@ -1,0 +1,125 @@
+"""Input checks and batching for ``fit``/``evaluate``/``predict`` (Keras semantics).
+
+``validation_split`` takes the *last* fraction of the data, before any shuffling, as Keras does
+(split point ⌈n·(1 − split)⌉); shuffling then permutes the training part each epoch.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["as_array", "check_finite", "check_xy", "validation_split", "class_weights_to_sample_weights",
+           "batches", "set_random_seed", "global_rng", "to_categorical"]
+
+_GLOBAL = {"rng": np.random.default_rng()}
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed everything nnmath draws at random: weight initialisation, shuffling and dropout
+    (Keras's ``keras.utils.set_random_seed``)."""
+    from ..nn import initializers
+    initializers.set_seed(int(seed))
+    _GLOBAL["rng"] = np.random.default_rng(int(seed) + 1)
+
+
+def global_rng() -> np.random.Generator:
+    return _GLOBAL["rng"]
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    if x is None:
+        raise ValueError(f"{name} is None; expected an array")
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TypeError(f"{name} could not be converted to a numeric array (got dtype object)")
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Refuse NaN or inf, naming the first bad row."""
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr.reshape(len(arr), -1)) if arr.ndim else ~np.isfinite(arr))
+        row = int(bad[0][0]) if bad.size else 0
+        value = arr.reshape(len(arr), -1)[row][~np.isfinite(arr.reshape(len(arr), -1)[row])][0]
+        raise ValueError(f"{name} contains {value} at row {row}: refusing to train on non-finite "
+                         f"data (clean or impute it first)")
+
+
+def check_xy(x: Any, y: Any = None, sample_weight: Any = None, what: str = "fit"):
+    x = as_array(x, "x")
+    if x.ndim == 0:
+        raise ValueError(f"{what}: x must have a batch axis, got a scalar")
+    if len(x) == 0:
+        raise ValueError(f"{what}: x is empty (0 samples)")
+    check_finite(x, "x")
+    if y is not None:
+        y = as_array(y, "y")
+        if len(y) != len(x):
+            raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}; they must match")
+        check_finite(y, "y")
+    if sample_weight is not None:
+        sample_weight = as_array(sample_weight, "sample_weight").astype(np.float64)
+        if sample_weight.shape != (len(x),):
+            raise ValueError(f"{what}: sample_weight must have shape ({len(x)},), got "
+                             f"{sample_weight.shape}")
+        check_finite(sample_weight, "sample_weight")
+    return x, y, sample_weight
+
+
+def validation_split(x, y, sample_weight, split: float):
+    """Keras: the last ``split`` fraction, before shuffling, is the validation set."""
+    if not 0.0 <= split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {split}")
+    n = len(x)
+    at = int(math.ceil(n * (1.0 - split)))
+    if at == 0 or at == n:
+        raise ValueError(f"validation_split={split} leaves {'no training' if at == 0 else 'no validation'} "
+                         f"samples out of {n}")
+    sw = (None, None) if sample_weight is None else (sample_weight[:at], sample_weight[at:])
+    return (x[:at], y[:at], sw[0]), (x[at:], y[at:], sw[1])
+
+
+def labels_of(y: np.ndarray) -> np.ndarray:
+    """Integer class labels of one-hot, probability or integer targets."""
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        return np.argmax(y, axis=-1).reshape(len(y))
+    return np.asarray(y).reshape(len(y)).astype(np.int64)
+
+
+def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
+    labels = labels_of(y)
+    missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+    if missing:
+        raise ValueError(f"class_weight has no entry for class(es) {missing}")
+    table = np.zeros(int(max(max(int(k) for k in class_weight), labels.max())) + 1)
+    for k, w in class_weight.items():
+        table[int(k)] = float(w)
+    return table[labels]
+
+
+def batches(n: int, batch_size: int, order: np.ndarray | None = None):
+    """Index arrays of consecutive batches (the last may be smaller)."""
+    idx = np.arange(n) if order is None else order
+    for start in range(0, n, batch_size):
+        yield idx[start:start + batch_size]
+
+
+def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
+    """One-hot encode integer labels (Keras's ``keras.utils.to_categorical``)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise ValueError("to_categorical: labels must be integers")
+        y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        raise ValueError(f"to_categorical: labels must be non-negative, got {y.min()}")
+    if y.ndim >= 1 and y.shape[-1] == 1 and y.ndim > 1:
+        y = y.reshape(y.shape[:-1])
+    n = int(y.max()) + 1 if num_classes is None else int(num_classes)
+    if y.size and y.max() >= n:
+        raise ValueError(f"to_categorical: label {int(y.max())} does not fit num_classes={n}")
+    out = np.zeros(y.shape + (n,), dtype=dtype)
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out

@@ -1,0 +1,444 @@
+"""Keras-style models: ``Sequential`` (and the shared ``Model`` machinery) with compile, fit,
+evaluate, predict, summary and train_on_batch — on nnmath's autodiff.
+
+Every model is also a pure function of its parameters: ``model.params`` is a dict
+layer name → {weight name → array} of the trainable weights and
+``model.apply(params, x, training=False, rng=None)`` computes the output from them alone, so
+``nnmath.grad``, ``hessian``, ``jvp`` and ``vmap`` apply to a model directly:
+
+>>> import numpy as np, nnmath as nm
+>>> from nnmath.training import Sequential
+>>> from nnmath.nn.layers import Dense
+>>> model = Sequential([Dense(2, input_dim=3, dtype="float64")])
+>>> g = nm.grad(lambda p: model.apply(p, np.ones((4, 3))).sum())(model.params)
+>>> sorted(g[model.layers[0].name])
+['bias', 'kernel']
+
+The weights live in one flat buffer (``model.flat_params``); each layer's arrays are views into
+it, so the optimizer updates every weight with a few vectorised numpy calls.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._core.transforms import value_and_grad
+from ..nn.layers.base import Layer
+from . import data as _data
+
+__all__ = ["Model", "Sequential"]
+
+
+class Model:
+    """The shared machinery of models; see :class:`Sequential`."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name or type(self).__name__.lower()
+        self.layers: list[Layer] = []
+        self.built = False
+        self.optimizer = None
+        self.loss = None
+        self.compiled_metrics: list = []
+        self._metric_specs: list = []
+        self.stop_training = False
+        self.history = None
+        self.flat_params: np.ndarray | None = None
+        self._slots: list[tuple[str, str]] = []
+
+    # ------------------------------------------------------------------ the pure function
+    @property
+    def params(self) -> dict:
+        """Trainable weights: {layer name: {weight name: array}} (views of ``flat_params``)."""
+        return {l.name: l.params for l in self.layers if l.params}
+
+    @property
+    def state(self) -> dict:
+        """Non-trainable weights (e.g. moving statistics): {layer name: {weight name: array}}."""
+        return {l.name: l.state for l in self.layers if l.state}
+
+    def apply(self, params: dict, x: Any, training: bool = False, rng: np.random.Generator | None = None,
+              state: dict | None = None) -> Any:
+        """The model's output, a pure function of ``params`` (and ``state``, default the model's)."""
+        return self._forward(params, x, training, rng, state, collect=False)[0]
+
+    def apply_with_state(self, params: dict, x: Any, training: bool = False, rng=None, state=None):
+        """``(output, new_state)``: new values of the non-trainable weights after this batch."""
+        return self._forward(params, x, training, rng, state, collect=True)
+
+    def _forward(self, params, x, training, rng, state, collect):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ building
+    def _check_unique_names(self) -> None:
+        seen = set()
+        for layer in self.layers:
+            if layer.name in seen:
+                raise ValueError(f"model {self.name!r}: two layers are named {layer.name!r}; names "
+                                 f"must be unique")
+            seen.add(layer.name)
+
+    def _flatten_weights(self) -> None:
+        """Move every trainable weight into one flat buffer and make the layers hold views."""
+        slots = [(l, k) for l in self.layers for k in l.params]
+        if not slots:
+            self.flat_params, self._slots = np.zeros(0, np.float32), []
+            return
+        dtype = np.result_type(*[l.values[k].dtype for l, k in slots])
+        flat = np.empty(sum(l.values[k].size for l, k in slots), dtype)
+        offset = 0
+        for l, k in slots:
+            v = l.values[k]
+            view = flat[offset:offset + v.size].reshape(v.shape)
+            view[...] = v
+            l.values[k] = view
+            offset += v.size
+        self.flat_params = flat
+        self._slots = [(l.name, k) for l, k in slots]
+
+    def _flatten_grads(self, grads: dict) -> np.ndarray:
+        return np.concatenate([np.ravel(grads[l][k]) for l, k in self._slots]).astype(
+            self.flat_params.dtype, copy=False)
+
+    def count_params(self) -> int:
+        return int(sum(l.count_params() for l in self.layers))
+
+    def get_weights(self) -> list:
+        return [w for l in self.layers for w in l.get_weights()]
+
+    def set_weights(self, weights: Sequence) -> None:
+        weights = list(weights)
+        expected = sum(len(l.values) for l in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"set_weights: model has {expected} weight arrays, got {len(weights)}")
+        k = 0
+        for l in self.layers:
+            n = len(l.values)
+            l.set_weights(weights[k:k + n])
+            k += n
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence | None = None,
+                loss_weights: Any = None) -> None:
+        """Configure training (Keras): optimizer and loss by name or object, metrics by name or
+        object ('accuracy' is resolved from the loss and the shapes at the first fit/evaluate)."""
+        from .. import optimizers as _optimizers
+        from ..nn import losses as _losses
+        if loss is None:
+            raise ValueError("compile: a loss is required (e.g. loss='mse')")
+        self.optimizer = _optimizers.get(optimizer)
+        self.loss = _losses.get(loss)
+        self.loss_weight = 1.0 if loss_weights is None else float(np.ravel(loss_weights)[0])
+        self._metric_specs = list(metrics or [])
+        self.compiled_metrics = []
+        self._opt_ready = False
+
+    def _resolve_metrics(self, y_true: np.ndarray, y_pred_shape: tuple) -> None:
+        if self.compiled_metrics or not self._metric_specs:
+            return
+        from . import metrics as _metrics
+        probe = np.zeros((1,) + tuple(y_pred_shape[1:]))
+        self.compiled_metrics = [_metrics.get(m, loss=self.loss, y_true=y_true[:1], y_pred=probe)
+                                 for m in self._metric_specs]
+
+    def _ensure_optimizer(self) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError("the model must be compiled before training: call "
+                               "model.compile(optimizer=..., loss=...)")
+        if not getattr(self, "_opt_ready", False):
+            self.optimizer.init_flat(self.flat_params)
+            self._opt_ready = True
+
+    # ------------------------------------------------------------------ one step
+    def _loss_value(self, params, x, y, sample_weight, rng):
+        y_pred, new_state = self.apply_with_state(params, x, training=True, rng=rng)
+        loss = self.loss(y, y_pred, sample_weight=sample_weight) * self.loss_weight
+        for l in self.layers:
+            if l.name in params:
+                reg = l.regularization_loss(params[l.name])
+                if not (isinstance(reg, float) and reg == 0.0):
+                    loss = loss + reg
+        return loss, (y_pred, new_state)
+
+    def _train_step(self, x, y, sample_weight, rng):
+        (loss, (y_pred, new_state)), grads = self._value_and_grad(self.params, x, y, sample_weight, rng)
+        self.optimizer.update_flat(self.flat_params, self._flatten_grads(grads))
+        for lname, updates in new_state.items():
+            layer = self._by_name[lname]
+            for k, v in updates.items():
+                layer.values[k][...] = v
+        return float(loss), y_pred
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the loss (and metrics)."""
+        x, y, sample_weight = _data.check_xy(x, y, sample_weight, "train_on_batch")
+        self._build_from(x)
+        self._ensure_optimizer()
+        if class_weight is not None:
+            cw = _data.class_weights_to_sample_weights(y, class_weight)
+            sample_weight = cw if sample_weight is None else sample_weight * cw
+        loss, y_pred = self._train_step(x, y, sample_weight, _data.global_rng())
+        self._resolve_metrics(y, y_pred.shape)
+        logs = {"loss": loss}
+        for m in self.compiled_metrics:
+            m.reset_state()
+            m.update_state(y, y_pred, sample_weight)
+            logs[m.name] = float(m.result())
+        return logs if return_dict else (loss if len(logs) == 1 else list(logs.values()))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1):
+        """Train (Keras semantics). ``validation_split`` takes the last fraction *before*
+        shuffling; ``shuffle`` permutes the training samples each epoch; returns a ``History``."""
+        from . import callbacks as _callbacks
+        batch_size = 32 if batch_size is None else batch_size
+        if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+        x, y, sample_weight = _data.check_xy(x, y, sample_weight, "fit")
+        if y is None:
+            raise ValueError("fit: y (the targets) is required")
+        if validation_data is not None:
+            vx, vy, *rest = tuple(validation_data) + (None,)
+            val = _data.check_xy(vx, vy, rest[0] if rest else None, "validation_data")
+            train = (x, y, sample_weight)
+        elif validation_split:
+            train, val = _data.validation_split(x, y, sample_weight, validation_split)
+        else:
+            train, val = (x, y, sample_weight), None
+        x, y, sample_weight = train
+        if class_weight is not None:
+            cw = _data.class_weights_to_sample_weights(y, class_weight)
+            sample_weight = cw if sample_weight is None else sample_weight * cw
+        self._build_from(x)
+        self._ensure_optimizer()
+        rng = _data.global_rng()
+        n = len(x)
+        steps = -(-n // batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        history = _callbacks.History()
+        cbs = list(callbacks or [])
+        if verbose:
+            cbs.append(_callbacks.ProgbarLogger(verbose=verbose))
+        cbl = _callbacks.CallbackList(cbs + [history], model=self)
+        cbl.set_params({"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
+                        "samples": n})
+        self.stop_training = False
+        cbl.on_train_begin()
+        loss_mean = _RunningMean()
+        for epoch in range(initial_epoch, epochs):
+            for m in self.compiled_metrics:
+                m.reset_state()
+            loss_mean.reset()
+            cbl.on_epoch_begin(epoch)
+            t0 = time.perf_counter()
+            order = rng.permutation(n) if shuffle else None
+            logs: dict = {}
+            for step, idx in enumerate(_data.batches(n, batch_size, order)):
+                cbl.on_train_batch_begin(step)
+                xb, yb = x[idx], y[idx]
+                swb = None if sample_weight is None else sample_weight[idx]
+                loss, y_pred = self._train_step(xb, yb, swb, rng)
+                if step == 0 and epoch == initial_epoch:
+                    self._resolve_metrics(yb, y_pred.shape)
+                loss_mean.update(loss, len(idx))
+                for m in self.compiled_metrics:
+                    m.update_state(yb, y_pred, swb)
+                logs = {"loss": loss_mean.result()}
+                logs.update({m.name: float(m.result()) for m in self.compiled_metrics})
+                cbl.on_train_batch_end(step, dict(logs, batch_loss=loss))
+                if self.stop_training:
+                    break
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self.evaluate(*val[:2], sample_weight=val[2],
+                                         batch_size=validation_batch_size or batch_size,
+                                         verbose=0, return_dict=True, _callbacks=False)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            logs["time"] = time.perf_counter() - t0
+            cbl.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbl.on_train_end(logs if epochs > initial_epoch else {})
+        self.history = history
+        return history
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def predict(self, x, batch_size=None, verbose=0):
+        """Outputs in inference mode, computed in batches (default 32)."""
+        x = _data.as_array(x, "x")
+        self._build_from(x)
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size <= 0:
+            raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
+        params, state = self.params, self.state
+        outs = [self._forward(params, x[idx], False, None, state, False)[0]
+                for idx in _data.batches(len(x), batch_size)]
+        return np.concatenate(outs, axis=0) if outs else np.zeros((0,) + self.output_shape[1:])
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 return_dict=False, _callbacks=True):
+        """Loss and metrics over the data in inference mode (Keras: a scalar when there are no
+        metrics, else a list; a dict with ``return_dict=True``)."""
+        x, y, sample_weight = _data.check_xy(x, y, sample_weight, "evaluate")
+        if self.loss is None:
+            raise RuntimeError("evaluate: compile the model first")
+        self._build_from(x)
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size <= 0:
+            raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
+        params, state = self.params, self.state
+        loss_mean = _RunningMean()
+        for m in self.compiled_metrics:
+            m.reset_state()
+        for idx in _data.batches(len(x), batch_size):
+            y_pred = self._forward(params, x[idx], False, None, state, False)[0]
+            swb = None if sample_weight is None else sample_weight[idx]
+            self._resolve_metrics(y[idx], y_pred.shape)      # no-op once resolved
+            loss_mean.update(float(self.loss(y[idx], y_pred, sample_weight=swb)) * self.loss_weight,
+                             len(idx))
+            for m in self.compiled_metrics:
+                m.update_state(y[idx], y_pred, swb)
+        metrics = self.compiled_metrics
+        logs = {"loss": loss_mean.result()}
+        logs.update({m.name: float(m.result()) for m in metrics})
+        if verbose not in (0, "0") and _callbacks:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, print_fn=print) -> None:
+        """Layers with output shapes and parameter counts; trainable and non-trainable totals."""
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        shape = getattr(self, "input_shape", None)
+        for l in self.layers:
+            out = l.compute_output_shape(shape) if shape is not None and l.built else "?"
+            shape = out if out != "?" else None
+            rows.append((f"{l.name} ({type(l).__name__})", str(out), f"{l.count_params():,}"))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        line = "─" * sum(widths)
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        for i, r in enumerate(rows):
+            print_fn("".join(c.ljust(w) for c, w in zip(r, widths)))
+            print_fn(line if i == 0 or i == len(rows) - 1 else "")
+        trainable = sum(v.size for l in self.layers for v in l.params.values())
+        total = self.count_params()
+        print_fn(f" Total params: {total:,}")
+        print_fn(f" Trainable params: {trainable:,}")
+        print_fn(f" Non-trainable params: {total - trainable:,}")
+        if self.compiled_metrics:
+            resolved = ", ".join(f"{m.name} → {getattr(m, 'resolved', m.name)}" for m in self.compiled_metrics)
+            print_fn(f" Metrics: {resolved}")
+
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath: str) -> None:
+        """Architecture, weights, compile config and optimizer state in one ``.npz`` file that
+        loads without running code (no pickle), written atomically."""
+        from .saving import save_model
+        save_model(self, filepath)
+
+    def save_weights(self, filepath: str) -> None:
+        from .saving import save_weights
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        from .saving import load_weights
+        load_weights(self, filepath)
+
+
+class _RunningMean:
+    """Weighted running mean (Keras reports the epoch's mean batch loss, weighted by batch size)."""
+
+    __slots__ = ("total", "count")
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.total, self.count = 0.0, 0.0
+
+    def update(self, value: float, weight: float):
+        self.total += value * weight
+        self.count += weight
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+class Sequential(Model):
+    """A linear stack of layers (Keras's ``Sequential``).
+
+    Args:
+        layers: the layers, in order; the first may carry ``input_shape``/``input_dim``.
+        name: the model's name.
+    """
+
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None):
+        super().__init__(name or "sequential")
+        self.input_shape: tuple | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
+        if self.built:
+            raise RuntimeError("Sequential.add after the model was built is not supported")
+        self.layers.append(layer)
+        self._check_unique_names()
+        if len(self.layers) == 1 and layer._input_shape is not None:
+            self.input_shape = layer._input_shape
+
+    def build(self, input_shape: tuple) -> None:
+        """Build every layer in turn from the input shape (batch axis included, as None)."""
+        shape = (None,) + tuple(input_shape[1:])
+        self.input_shape = shape
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+                layer.built = True
+            shape = layer.compute_output_shape(shape)
+        self.output_shape = shape
+        self._by_name = {l.name: l for l in self.layers}
+        self._flatten_weights()
+        self._value_and_grad = value_and_grad(self._loss_value, has_aux=True)
+        self.built = True
+
+    def _build_from(self, x: np.ndarray) -> None:
+        if not self.built:
+            if not self.layers:
+                raise ValueError("the model has no layers")
+            self.build(self.input_shape or (None,) + x.shape[1:])
+        expected = self.input_shape[1:]
+        if tuple(x.shape[1:]) != tuple(expected):
+            first = self.layers[0]
+            raise ValueError(f"input shape mismatch: layer {first.name!r} ({type(first).__name__}) "
+                             f"expects inputs of shape (batch, {', '.join(map(str, expected))}), "
+                             f"received {tuple(x.shape)}")
+
+    def _forward(self, params, x, training, rng, state, collect):
+        state = self.state if state is None else state
+        new_state: dict = {}
+        for layer in self.layers:
+            p = params.get(layer.name, {})
+            s = state.get(layer.name)
+            if s:
+                p = {**p, **s}
+            if collect and training and s:
+                from .._core.custom import stop_gradient
+                upd = layer.state_updates(p, x, rng)
+                if upd:
+                    new_state[layer.name] = stop_gradient(upd)
+            x = layer.call(p, x, training=training, rng=rng)
+        return x, new_state
+
+    def get_config(self) -> dict:
+        return {"name": self.name,
+                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers],
+                "input_shape": None if self.input_shape is None else list(self.input_shape[1:])}

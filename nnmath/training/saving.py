@@ -1,0 +1,194 @@
+"""Saving and loading models: data, never code.
+
+A checkpoint is one ``.npz`` archive (numpy's zip of ``.npy`` arrays) read with
+``allow_pickle=False``: the arrays ``weights/<layer>/<weight>`` and ``optimizer/<slot>``, plus one
+entry ``__nnmath__`` holding a versioned JSON document (architecture, compile configuration, the
+order of the arrays, the training random generator's state). Loading therefore runs no code from
+the file. Files are written to a temporary file in the same folder and moved into place with
+``os.replace``, so a crash mid-save leaves the previous file intact; a truncated or tampered file
+raises ``ValueError`` and leaves the model untouched (everything is read and checked before any
+weight is assigned).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_META = "__nnmath__"
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "FORMAT_VERSION"]
+
+
+def _atomic_savez(path: str, arrays: dict) -> None:
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".nnmath-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _meta_array(meta: dict) -> np.ndarray:
+    return np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+
+
+def _weights_arrays(model) -> tuple[dict, list]:
+    arrays, keys = {}, []
+    for layer in model.layers:
+        for name, value in layer.values.items():
+            key = f"weights/{layer.name}/{name}"
+            arrays[key] = np.array(value)
+            keys.append(key)
+    return arrays, keys
+
+
+def _config_of(obj: Any) -> Any:
+    if obj is None or isinstance(obj, str):
+        return obj
+    cfg = obj.get_config() if hasattr(obj, "get_config") else {}
+    return {"class_name": type(obj).__name__, "config": cfg}
+
+
+def save_model(model, filepath: str) -> None:
+    """Save architecture, weights, compile configuration and optimizer state (see module doc)."""
+    if not model.built:
+        raise ValueError("save: the model is not built yet (fit it or call model.build(shape))")
+    arrays, keys = _weights_arrays(model)
+    opt_keys = []
+    if model.optimizer is not None and getattr(model, "_opt_ready", False):
+        for k, v in model.optimizer.flat_state().items():
+            arrays[f"optimizer/{k}"] = np.asarray(v)
+            opt_keys.append(k)
+    from . import data as _data
+    meta = {
+        "format": "nnmath.model", "version": FORMAT_VERSION,
+        "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "compile": None if model.loss is None else {
+            "optimizer": _config_of(model.optimizer), "loss": _config_of(model.loss),
+            "metrics": [m if isinstance(m, str) else _config_of(m) for m in model._metric_specs],
+            "loss_weights": getattr(model, "loss_weight", 1.0)},
+        "weights": keys, "optimizer_state": opt_keys,
+        "rng_state": _data.global_rng().bit_generator.state,
+    }
+    arrays[_META] = _meta_array(meta)
+    _atomic_savez(filepath, arrays)
+
+
+def save_weights(model, filepath: str) -> None:
+    """Save the weights only (layer by layer, by name)."""
+    arrays, keys = _weights_arrays(model)
+    arrays[_META] = _meta_array({"format": "nnmath.weights", "version": FORMAT_VERSION, "weights": keys})
+    _atomic_savez(filepath, arrays)
+
+
+def _read(filepath: str) -> tuple[dict, dict]:
+    """Every array and the metadata, fully read and checked; raises ValueError if unreadable."""
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"no checkpoint at {filepath!r}")
+    try:
+        with np.load(filepath, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError, UnicodeDecodeError,
+            json.JSONDecodeError) as e:
+        raise ValueError(f"{filepath!r} is not a readable nnmath checkpoint (truncated, corrupted or "
+                         f"not written by nnmath): {type(e).__name__}: {e}") from None
+    version = meta.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"{filepath!r} has format version {version!r}; this nnmath reads versions "
+                         f"up to {FORMAT_VERSION} (upgrade nnmath)")
+    missing = [k for k in meta.get("weights", []) if k not in arrays]
+    if missing:
+        raise ValueError(f"{filepath!r} is missing arrays {missing[:3]}")
+    return arrays, meta
+
+
+def _assign_weights(model, arrays: dict, meta: dict, filepath: str) -> None:
+    plan = []
+    for layer in model.layers:
+        for name, value in layer.values.items():
+            key = f"weights/{layer.name}/{name}"
+            if key not in arrays:
+                raise ValueError(f"{filepath!r} has no weight {name!r} for layer {layer.name!r}")
+            new = arrays[key]
+            if new.shape != value.shape:
+                raise ValueError(f"{filepath!r}: weight {key} has shape {new.shape}, the model "
+                                 f"expects {value.shape}")
+            plan.append((value, new))
+    for value, new in plan:                   # only now, with everything checked, assign
+        value[...] = new
+
+
+def load_weights(model, filepath: str) -> None:
+    """Load weights saved by save_weights or save into a model with the same layers."""
+    arrays, meta = _read(filepath)
+    if not model.built:
+        raise ValueError("load_weights: build the model first (it must have the saved shapes)")
+    _assign_weights(model, arrays, meta, filepath)
+
+
+def _layer_class(name: str):
+    from ..nn import layers
+    cls = getattr(layers, name, None)
+    if cls is None or not isinstance(cls, type):
+        raise ValueError(f"checkpoint names an unknown layer class {name!r}")
+    return cls
+
+
+def _object_from(spec: Any, module) -> Any:
+    if spec is None or isinstance(spec, str):
+        return module.get(spec) if spec is not None else None
+    cls = getattr(module, spec["class_name"], None)
+    if cls is None:
+        raise ValueError(f"checkpoint names an unknown {module.__name__} class {spec['class_name']!r}")
+    return cls.from_config(spec["config"]) if hasattr(cls, "from_config") else cls(**spec["config"])
+
+
+def load_model(filepath: str):
+    """Rebuild a model saved by :func:`save_model`: architecture, weights, compile configuration,
+    optimizer state and the training random generator's state (so training resumes exactly)."""
+    from .. import optimizers as _optimizers
+    from ..nn import losses as _losses
+    from . import data as _data
+    from .model import Sequential
+    arrays, meta = _read(filepath)
+    if meta.get("format") != "nnmath.model":
+        raise ValueError(f"{filepath!r} holds {meta.get('format')!r}, not a whole model; use "
+                         f"model.load_weights for weights-only files")
+    mcfg = meta["model"]
+    if mcfg["class_name"] != "Sequential":
+        raise ValueError(f"load_model: unsupported model class {mcfg['class_name']!r}")
+    cfg = mcfg["config"]
+    layers = [_layer_class(l["class_name"]).from_config(l["config"]) for l in cfg["layers"]]
+    model = Sequential(layers, name=cfg["name"])
+    if cfg.get("input_shape") is None:
+        raise ValueError(f"{filepath!r}: the saved model has no input shape")
+    model.build((None,) + tuple(cfg["input_shape"]))
+    _assign_weights(model, arrays, meta, filepath)
+    comp = meta.get("compile")
+    if comp:
+        model.compile(optimizer=_object_from(comp["optimizer"], _optimizers),
+                      loss=_object_from(comp["loss"], _losses),
+                      metrics=[m if isinstance(m, str) else m["class_name"] for m in comp["metrics"]],
+                      loss_weights=comp.get("loss_weights"))
+        keys = meta.get("optimizer_state", [])
+        if keys:
+            model._ensure_optimizer()
+            model.optimizer.set_flat_state({k: arrays[f"optimizer/{k}"] for k in keys})
+    if meta.get("rng_state"):
+        _data.global_rng().bit_generator.state = meta["rng_state"]
+    return model
