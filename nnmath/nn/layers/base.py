@@ -142,12 +142,15 @@ class Layer:
                 total = total + spec.regularizer(params[name])
         return total
 
-    def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None):
-        """Apply eagerly with the layer's own weights (building it on first use)."""
+    def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None,
+                 **kwargs):
+        """Apply eagerly with the layer's own weights (building it on first use from the shape of
+        ``x``, or the list of shapes when ``x`` is a list); extra keywords go to ``call``."""
         if not self.built:
-            self.build((None,) + tuple(np.shape(x))[1:])
+            shape = [tuple(np.shape(v)) for v in x] if isinstance(x, (list, tuple)) else tuple(np.shape(x))
+            self.build(shape)
             self.built = True
-        return self.call(dict(self.values), x, training=training, rng=rng)
+        return self.call(dict(self.values), x, training=training, rng=rng, **kwargs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
