@@ -19,7 +19,6 @@ it, so the optimizer updates every weight with a few vectorised numpy calls.
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -235,7 +234,6 @@ class Model:
                 m.reset_state()
             loss_mean.reset()
             cbl.on_epoch_begin(epoch)
-            t0 = time.perf_counter()
             order = rng.permutation(n) if shuffle else None
             logs: dict = {}
             for step, idx in enumerate(_data.batches(n, batch_size, order)):
@@ -258,7 +256,6 @@ class Model:
                                          batch_size=validation_batch_size or batch_size,
                                          verbose=0, return_dict=True, _callbacks=False)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
-            logs["time"] = time.perf_counter() - t0
             cbl.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
