@@ -706,6 +706,10 @@ def test_loss_lookup_and_config():
     assert type(L.get(L.mean_absolute_error)) is L.MeanAbsoluteError
     h = L.Huber(delta=2.0, reduction="sum", name="h")
     assert L.get(h) is h
+    assert h.delta == 2.0 and L.get("bce").from_logits is False          # arguments as attributes
+    assert L.BinaryCrossentropy(from_logits=True).from_logits is True
+    with pytest.raises(AttributeError, match="no attribute 'delta'"):
+        L.MeanSquaredError().delta
     cfg = L.serialize(L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
     assert cfg == {"class_name": "CategoricalCrossentropy", "config": {
         "name": "categorical_crossentropy", "reduction": "sum_over_batch_size", "from_logits": True,

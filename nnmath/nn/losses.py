@@ -665,6 +665,13 @@ class LossFunctionWrapper(Loss):
             y_true, y_pred = _same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
+    def __getattr__(self, attr: str) -> Any:
+        """The function's arguments read as attributes (``loss.from_logits``), as Keras has them."""
+        kwargs = self.__dict__.get("_fn_kwargs", {})
+        if attr in kwargs:
+            return kwargs[attr]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
     def get_config(self) -> dict:
         return {**super().get_config(), **self._fn_kwargs}
 
