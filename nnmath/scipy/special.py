@@ -74,7 +74,11 @@ defjvp(xlog1py, lambda t, y, a, b: t * E.log1p(b), lambda t, y, a, b: t * _xlog1
 
 
 def _logsumexp_impl(x, axis, keepdims):
-    return sps.logsumexp(x, axis=axis, keepdims=keepdims)
+    # m + ln Σ e^(x−m), m = max x (finite); plain numpy: scipy's version costs ~10× more per call
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _softmax_of(y, x, axis, keepdims):
