@@ -298,21 +298,15 @@ def test_float32_in_float32_out(name, x, seed):
     np.testing.assert_allclose(g, g64, rtol=2e-3, atol=2e-3 * (1.0 + _norm(g64)))
 
 
-# --- known bugs (deterministic repros; strict xfail so that a fix is noticed) ---------------------
+# --- former bugs, kept as regression tests --------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="safe_mul masks g·d to 0 where the *value* of the cotangent g "
-                   "is 0, dropping the derivative of g·d when g is itself traced (g = 0 but ġ ≠ 0): "
-                   "second derivatives through reverse mode lose terms")
 def test_second_order_through_a_zero_cotangent():
     f = lambda x: mnp.sin(x) * mnp.exp(x)          # noqa: E731   f″(x) = 2 cos(x) eˣ
     assert float(nm.grad(nm.grad(f))(0.0)) == pytest.approx(2.0)
     nm.check_grads(f, (np.array([0.0, 0.4]),), order=2, modes=("rev",))
 
 
-@pytest.mark.xfail(strict=True, reason="prod's derivative is computed as prod(x)/x when no element is "
-                   "exactly 0: with a tiny element the second-order term cancels catastrophically "
-                   "(and the first-order one underflows)")
 def test_prod_second_order_with_a_tiny_element():
     x, v = np.array([1e-170, 1.0]), np.array([1.0, 1.0])
     # ∂²(x₀x₁) = [[0, 1], [1, 0]], so H v = [1, 1]

@@ -41,14 +41,22 @@ def safe_mul(g: Any, d: Any) -> Any:
     if (type(d) is float or type(d) is int) and abs(d) != float("inf"):
         return r              # a finite constant: nothing to guard
     if isinstance(r, Tracer):
-        if np.any(physical(g) == 0):
+        # Zero only where d is not finite: elsewhere ḡ·d is already right, and its derivative with
+        # respect to an enclosing transform (ḡ may be 0 here yet vary) must be kept.
+        bad = ~np.isfinite(physical(d)) if not isinstance(d, (int, float)) else None
+        if bad is not None and np.any(bad) and np.any(physical(g) == 0):
             from ._elementwise import where
-            r = where(raw(g) == 0, 0.0, r)
+            r = where((raw(g) == 0) & ~_isfinite(raw(d)), 0.0, r)
     elif not np.isfinite(r).all():
-        zero = g == 0
+        zero = (g == 0) & ~np.isfinite(r)
         if zero.any():
             r = np.where(zero, 0.0, r).astype(r.dtype, copy=False)
     return r
+
+
+def _isfinite(x):
+    from ._elementwise import isfinite
+    return isfinite(x)
 
 
 def _reads(deriv: Callable) -> str:

@@ -70,8 +70,11 @@ def sum(a, axis=None, dtype=None, keepdims=False):
 
 
 def _prod_others(x, axis):
-    """∏_{j≠i} xⱼ along ``axis`` for every i, exactly, zeros included (O(n²) only if x has a 0)."""
-    if not np.any(physical(x) == 0):
+    """∏_{j≠i} xⱼ along ``axis`` for every i, exactly, zeros included (O(n²) only if an element is
+    0 or so small that y / xᵢ would underflow)."""
+    px = physical(x)
+    tiny = np.sqrt(np.finfo(px.dtype if px.dtype.kind == "f" else np.float64).tiny)
+    if not np.any(np.abs(px) < tiny):       # y / x is exact unless an element is 0 or denormal-small
         return _prod(x, axis=axis, keepdims=True) / x
     axis = tuple(range(x.ndim)) if axis is None else axis
     rest = [i for i in range(x.ndim) if i not in axis]

@@ -583,6 +583,11 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     pw = _normalize_pad_width(pad_width, array.ndim)
     if mode == "constant":
         return _pad(array, pad_width=pw, constant_values=raw(constant_values))
+    if mode not in ("edge", "reflect", "symmetric", "wrap") or kwargs.get("reflect_type", "even") != "even":
+        raise NotImplementedError(
+            f"pad: mode={mode!r}{' with reflect_type=' + repr(kwargs['reflect_type']) if 'reflect_type' in kwargs else ''}"
+            f" is not differentiable in nnmath; supported: 'constant', 'edge', 'reflect', 'symmetric', "
+            f"'wrap' (even reflection)")
     index = np.pad(np.arange(array.size).reshape(array.shape), pw, mode=mode, **kwargs)
     return ravel(array)[index]
 
@@ -615,6 +620,16 @@ class _IndexUpdate:
         return _index_add(self.x, values, idx=self.idx)
 
     def multiply(self, values):
+        if _has_advanced(self.idx):
+            hit = np.zeros(self.x.shape, np.int64)
+            np.add.at(hit, self.idx, 1)
+            if hit.max() > 1:
+                if hasattr(values, "_trace"):
+                    raise NotImplementedError("x.at[idx].multiply(v) with repeated indices and a traced "
+                                              "v is not supported; combine the repeated factors first")
+                factor = np.ones(self.x.shape, np.result_type(self.x.dtype, values))
+                np.multiply.at(factor, self.idx, values)      # repeated indices multiply repeatedly
+                return self.x * factor.astype(self.x.dtype, copy=False)
         factor = _index_set(np.ones(self.x.shape, self.x.dtype), values, idx=self.idx)
         return self.x * factor
 
