@@ -37,19 +37,35 @@ def _check_demo_output(text: str) -> None:
     assert text.rstrip().splitlines()[-1].startswith("all checks passed")
 
 
-def test_demo_subprocess():
-    """The README's main job, as a user runs it: ``python -m nnmath demo``."""
+def test_demo_subprocess(tmp_path):
+    """The README's main job, as a user runs it: ``python -m nnmath demo`` (trains on the digits)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    proc = subprocess.run([sys.executable, "-m", "nnmath", "demo"], cwd=ROOT, env=env,
+    out = tmp_path / "digits.npz"
+    proc = subprocess.run([sys.executable, "-m", "nnmath", "demo", "--output", str(out)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = proc.stdout
+    assert "Total params: 19,210" in text
+    acc = float(re.search(r"Test accuracy: ([0-9.]+)", text).group(1))
+    assert acc >= 0.96, text
+    assert "forward and reverse mode, to second order, float64: passed" in text
+    assert "identical predictions" in text and out.exists()
+
+
+def test_calculus_subprocess():
+    """The autodiff tour: ``python -m nnmath calculus``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    proc = subprocess.run([sys.executable, "-m", "nnmath", "calculus"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _check_demo_output(proc.stdout)
     assert "gradient descent, 200 steps" in proc.stdout
 
 
-def test_demo_in_process(capsys):
-    assert main(["demo"]) == 0
+def test_calculus_in_process(capsys):
+    assert main(["calculus"]) == 0
     _check_demo_output(capsys.readouterr().out)
 
 
@@ -79,9 +95,10 @@ def test_help_lists_demo(capsys):
 @pytest.mark.parametrize("argv, message", [
     ([], "required"),
     (["train"], "invalid choice"),
-    (["demo", "--steps", "0"], "--steps: expected a positive integer, got 0"),
-    (["demo", "--steps", "many"], "--steps: expected a positive integer, got 'many'"),
-    (["demo", "--lr", "-1"], "--lr: expected a positive finite number, got -1"),
+    (["calculus", "--steps", "0"], "--steps: expected a positive integer, got 0"),
+    (["calculus", "--steps", "many"], "--steps: expected a positive integer, got 'many'"),
+    (["calculus", "--lr", "-1"], "--lr: expected a positive finite number, got -1"),
+    (["demo", "--epochs", "0"], "--epochs: expected a positive integer, got 0"),
 ])
 def test_usage_errors_name_the_argument(argv, message, capsys):
     with pytest.raises(SystemExit) as e:

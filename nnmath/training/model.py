@@ -70,6 +70,13 @@ class Model:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ building
+    def _cast(self, x: np.ndarray) -> np.ndarray:
+        """Floating inputs in the first layer's dtype (Keras casts inputs to the compute dtype)."""
+        dtype = self.layers[0].dtype if self.layers else x.dtype
+        if x.dtype.kind == "f" and x.dtype != dtype:
+            return x.astype(dtype)
+        return x
+
     def _check_unique_names(self) -> None:
         seen = set()
         for layer in self.layers:
@@ -172,6 +179,7 @@ class Model:
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (and metrics)."""
         x, y, sample_weight = _data.check_xy(x, y, sample_weight, "train_on_batch")
+        x = self._cast(x)
         self._build_from(x)
         self._ensure_optimizer()
         if class_weight is not None:
@@ -210,6 +218,9 @@ class Model:
         else:
             train, val = (x, y, sample_weight), None
         x, y, sample_weight = train
+        x = self._cast(x)
+        if val is not None:
+            val = (self._cast(val[0]),) + tuple(val[1:])
         if class_weight is not None:
             cw = _data.class_weights_to_sample_weights(y, class_weight)
             sample_weight = cw if sample_weight is None else sample_weight * cw
@@ -266,7 +277,7 @@ class Model:
     # ------------------------------------------------------------------ evaluate / predict
     def predict(self, x, batch_size=None, verbose=0):
         """Outputs in inference mode, computed in batches (default 32)."""
-        x = _data.as_array(x, "x")
+        x = self._cast(_data.as_array(x, "x"))
         self._build_from(x)
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
@@ -283,6 +294,7 @@ class Model:
         x, y, sample_weight = _data.check_xy(x, y, sample_weight, "evaluate")
         if self.loss is None:
             raise RuntimeError("evaluate: compile the model first")
+        x = self._cast(x)
         self._build_from(x)
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:

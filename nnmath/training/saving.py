@@ -45,14 +45,22 @@ def _meta_array(meta: dict) -> np.ndarray:
     return np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
 
 
+def _key(index: int, weight: str) -> str:
+    """Weights are matched by layer position, as Keras does (names differ between instances)."""
+    return f"weights/{index}/{weight}"
+
+
 def _weights_arrays(model) -> tuple[dict, list]:
     arrays, keys = {}, []
-    for layer in model.layers:
+    for i, layer in enumerate(model.layers):
         for name, value in layer.values.items():
-            key = f"weights/{layer.name}/{name}"
-            arrays[key] = np.array(value)
-            keys.append(key)
+            arrays[_key(i, name)] = np.array(value)
+            keys.append(_key(i, name))
     return arrays, keys
+
+
+def _layer_list(model) -> list:
+    return [{"name": l.name, "class_name": type(l).__name__} for l in model.layers]
 
 
 def _config_of(obj: Any) -> Any:
@@ -81,7 +89,7 @@ def save_model(model, filepath: str) -> None:
             "optimizer": _config_of(model.optimizer), "loss": _config_of(model.loss),
             "metrics": [m if isinstance(m, str) else _config_of(m) for m in model._metric_specs],
             "loss_weights": getattr(model, "loss_weight", 1.0)},
-        "weights": keys, "optimizer_state": opt_keys,
+        "weights": keys, "layers": _layer_list(model), "optimizer_state": opt_keys,
         "rng_state": _data.global_rng().bit_generator.state,
     }
     arrays[_META] = _meta_array(meta)
@@ -91,7 +99,8 @@ def save_model(model, filepath: str) -> None:
 def save_weights(model, filepath: str) -> None:
     """Save the weights only (layer by layer, by name)."""
     arrays, keys = _weights_arrays(model)
-    arrays[_META] = _meta_array({"format": "nnmath.weights", "version": FORMAT_VERSION, "weights": keys})
+    arrays[_META] = _meta_array({"format": "nnmath.weights", "version": FORMAT_VERSION, "weights": keys,
+                                 "layers": _layer_list(model)})
     _atomic_savez(filepath, arrays)
 
 
@@ -118,12 +127,18 @@ def _read(filepath: str) -> tuple[dict, dict]:
 
 
 def _assign_weights(model, arrays: dict, meta: dict, filepath: str) -> None:
+    saved = meta.get("layers", [])
+    if len(saved) != len(model.layers):
+        raise ValueError(f"{filepath!r} holds {len(saved)} layers; the model has {len(model.layers)}")
     plan = []
-    for layer in model.layers:
+    for i, layer in enumerate(model.layers):
+        if saved[i]["class_name"] != type(layer).__name__:
+            raise ValueError(f"{filepath!r}: layer {i} is a {saved[i]['class_name']} in the file but a "
+                             f"{type(layer).__name__} ({layer.name!r}) in the model")
         for name, value in layer.values.items():
-            key = f"weights/{layer.name}/{name}"
+            key = _key(i, name)
             if key not in arrays:
-                raise ValueError(f"{filepath!r} has no weight {name!r} for layer {layer.name!r}")
+                raise ValueError(f"{filepath!r} has no weight {name!r} for layer {i} ({layer.name!r})")
             new = arrays[key]
             if new.shape != value.shape:
                 raise ValueError(f"{filepath!r}: weight {key} has shape {new.shape}, the model "
