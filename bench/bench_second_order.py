@@ -34,9 +34,10 @@ SIZES = [(20, 64), (64, 64), (64, 3)]
 BATCH = 256
 ROUNDS = 7
 HVP_TARGET = 3.0
-HESS_REPS = {"nnmath": 1, "jax": 2, "torch": 1, "autograd": 1}
+HESS_REPS = {"nnmath": 2, "jax": 3, "torch": 2, "autograd": 1}
 NNMATH_HESS_TIMEOUT = 240       # seconds; beyond this nnmath's Hessian is extrapolated
 EXTRAPOLATE_COLUMNS = 200
+MAX_HESS_RETRIES = 3            # Hessian runs above the background limit are repeated this often
 P = sum(i * o + o for i, o in SIZES)
 assert P == 5699, P
 
@@ -164,19 +165,25 @@ def hess_child(name: str, out_path: str, reps: int):
         hess = lambda: L["hessian"](th)
     times, shares = [], []
     H = None
-    for _ in range(reps):
+    discarded = 0
+    while len(times) < reps:     # a run above the background limit is repeated (at most 3 times)
         C.wait_quiet()
         H = None
         m = C.CpuMeter()
         t0 = time.perf_counter()
         H = hess()
-        times.append(time.perf_counter() - t0)
-        shares.append(m.share())
+        dt, share = time.perf_counter() - t0, m.share()
+        if share > C.QUIET_LIMIT and discarded < MAX_HESS_RETRIES:
+            discarded += 1
+            print(f"  [quiet check] {name} hessian run discarded: background {share:.0%}", flush=True)
+            continue
+        times.append(dt)
+        shares.append(share)
     H = L["to_np"](H)
     np.save(out_path, H)
     print(f"RESULT times={','.join(f'{t:.4f}' for t in times)} "
           f"shares={','.join(f'{s:.4f}' for s in shares)} peak_mib={C.peak_rss_mib():.1f} "
-          f"ru_maxrss_mib={C.ru_maxrss_mib():.1f}{extra}")
+          f"ru_maxrss_mib={C.ru_maxrss_mib():.1f} discarded={discarded}{extra}")
 
 
 def nnmath_columns_child(k: int):
@@ -302,9 +309,10 @@ def main():
             continue
         times = [float(t) for t in r["times"].split(",")]
         shares = [float(s) for s in r["shares"].split(",")]
-        out[name] = dict(times=times, shares=shares, peak=f"{float(r['peak_mib']):.0f} MiB",
-                         note=f"compile {float(r['compile_s']):.2f} s (excluded)" if "compile_s" in r
-                         else "")
+        note = f"compile {float(r['compile_s']):.2f} s (excluded)" if "compile_s" in r else ""
+        if int(r["discarded"]):
+            note = (note + "; " if note else "") + f"{r['discarded']} noisy run(s) discarded"
+        out[name] = dict(times=times, shares=shares, peak=f"{float(r['peak_mib']):.0f} MiB", note=note)
         Hs[name] = np.load(path, mmap_mode="r")
     ref = np.asarray(Hs["jax"])
     rows = []
