@@ -50,11 +50,13 @@ class Model:
     @property
     def params(self) -> dict:
         """Trainable weights: {layer name: {weight name: array}} (views of ``flat_params``)."""
+        self._build_if_shape_known()
         return {l.name: l.params for l in self.layers if l.params}
 
     @property
     def state(self) -> dict:
         """Non-trainable weights (e.g. moving statistics): {layer name: {weight name: array}}."""
+        self._build_if_shape_known()
         return {l.name: l.state for l in self.layers if l.state}
 
     def apply(self, params: dict, x: Any, training: bool = False, rng: np.random.Generator | None = None,
@@ -70,6 +72,10 @@ class Model:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ building
+    def _build_if_shape_known(self) -> None:
+        if not self.built and getattr(self, "input_shape", None) is not None:
+            self.build(self.input_shape)
+
     def _cast(self, x: np.ndarray) -> np.ndarray:
         """Floating inputs in the first layer's dtype (Keras casts inputs to the compute dtype)."""
         dtype = self.layers[0].dtype if self.layers else x.dtype
@@ -153,7 +159,8 @@ class Model:
             raise RuntimeError("the model must be compiled before training: call "
                                "model.compile(optimizer=..., loss=...)")
         if not getattr(self, "_opt_ready", False):
-            self.optimizer.init_flat(self.flat_params)
+            sizes = [self._by_name[l].values[k].size for l, k in self._slots]
+            self.optimizer.init_flat(self.flat_params, sizes=sizes)
             self._opt_ready = True
 
     # ------------------------------------------------------------------ one step
