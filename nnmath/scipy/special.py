@@ -6,7 +6,6 @@ Vocabulary: ``g`` = ȳ, ``t`` = ẋ, ``y`` = forward output. Rules use the same 
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as sps
 
 from .._core.batching import batch_elementwise, batch_reduction
 from .._core.primitive import defjvp, defvjp, primitive
@@ -16,6 +15,21 @@ from ..numpy._reductions import _expand, _norm_axis, _sum
 
 
 _TWO_OVER_SQRT_PI = float(2.0 / np.sqrt(np.pi))
+
+
+class _LazyScipy:
+    """``scipy.special`` imported on first use (it costs ~0.3 s at start-up)."""
+
+    def __getattr__(self, name):
+        def impl(*args, **kwargs):
+            import scipy.special
+            return getattr(scipy.special, name)(*args, **kwargs)
+        impl.__name__ = impl.__qualname__ = name
+        impl.__doc__ = f"``scipy.special.{name}``"
+        return impl
+
+
+sps = _LazyScipy()
 
 # y = σ(x) = 1/(1 + e⁻ˣ)          f′ = y(1 − y)
 expit = elementwise("expit", sps.expit, lambda y, x: y * (1.0 - y))
