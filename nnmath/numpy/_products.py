@@ -16,17 +16,22 @@ import numpy as np
 from .._core.batching import align, defbatch, logical_ndim
 from .._core.primitive import defjvp, defvjp, primitive
 from ._helpers import Variadic
-from ._shape import broadcast_to, expand_dims, ravel, reshape, swapaxes
+from ._shape import _transpose, broadcast_to, expand_dims, ravel, reshape, swapaxes
 
 
 def _matmul_impl(a, b):
     return np.matmul(a, b)
 
 
+def _mT(x):
+    """Swap the last two axes (the primitive directly: this sits on every matmul's backward)."""
+    n = x.ndim
+    return _transpose(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
 # Y = A B  (batched, ndim ≥ 2)    Ā = Ȳ Bᵀ, B̄ = Aᵀ Ȳ      Ẏ = Ȧ B + A Ḃ
 _matmul = primitive("matmul", _matmul_impl)
-defvjp(_matmul, lambda g, y, a, b: _matmul(g, swapaxes(b, -1, -2)),
-       lambda g, y, a, b: _matmul(swapaxes(a, -1, -2), g))
+defvjp(_matmul, lambda g, y, a, b: _matmul(g, _mT(b)), lambda g, y, a, b: _matmul(_mT(a), g))
 defjvp(_matmul, lambda t, y, a, b: _matmul(t, b), lambda t, y, a, b: _matmul(a, t))
 
 
@@ -37,6 +42,8 @@ def _arr(a):
 def matmul(a, b):
     """``numpy.matmul`` (``@``), with 1-D operands promoted and demoted as numpy does."""
     a, b = _arr(a), _arr(b)
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+        return _matmul(a, b)            # the common case, without the general checks
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must not be scalars, got shapes {a.shape} and {b.shape}")
     ka = a.shape[-1]

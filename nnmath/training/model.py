@@ -95,7 +95,7 @@ class Model:
         """Move every trainable weight into one flat buffer and make the layers hold views."""
         slots = [(l, k) for l in self.layers for k in l.params]
         if not slots:
-            self.flat_params, self._slots = np.zeros(0, np.float32), []
+            self.flat_params, self._slots, self._leaf_views = np.zeros(0, np.float32), [], []
             return
         dtype = np.result_type(*[l.values[k].dtype for l, k in slots])
         flat = np.empty(sum(l.values[k].size for l, k in slots), dtype)
@@ -108,10 +108,14 @@ class Model:
             offset += v.size
         self.flat_params = flat
         self._slots = [(l.name, k) for l, k in slots]
+        self._leaf_views = [l.values[k] for l, k in slots]
 
-    def _flatten_grads(self, grads: dict) -> np.ndarray:
-        return np.concatenate([np.ravel(grads[l][k]) for l, k in self._slots]).astype(
-            self.flat_params.dtype, copy=False)
+    def _params_of(self, leaves: Sequence) -> dict:
+        """The params dict from the trainable weights listed in flat-buffer order."""
+        params: dict = {}
+        for (l, k), v in zip(self._slots, leaves):
+            params.setdefault(l, {})[k] = v
+        return params
 
     def count_params(self) -> int:
         return int(sum(l.count_params() for l in self.layers))
@@ -164,7 +168,10 @@ class Model:
             self._opt_ready = True
 
     # ------------------------------------------------------------------ one step
-    def _loss_value(self, params, x, y, sample_weight, rng):
+    def _loss_value(self, leaves, x, y, sample_weight, rng):
+        """The training loss as a function of the trainable weights in flat-buffer order (a
+        list, so the gradient comes back ready to concatenate into the flat buffer)."""
+        params = self._params_of(leaves)
         y_pred, new_state = self.apply_with_state(params, x, training=True, rng=rng)
         loss = self.loss(y, y_pred, sample_weight=sample_weight) * self.loss_weight
         for l in self.layers:
@@ -175,8 +182,10 @@ class Model:
         return loss, (y_pred, new_state)
 
     def _train_step(self, x, y, sample_weight, rng):
-        (loss, (y_pred, new_state)), grads = self._value_and_grad(self.params, x, y, sample_weight, rng)
-        self.optimizer.update_flat(self.flat_params, self._flatten_grads(grads))
+        (loss, (y_pred, new_state)), grads = self._value_and_grad(self._leaf_views, x, y, sample_weight, rng)
+        if grads:
+            flat_grads = np.concatenate([np.ravel(g) for g in grads]) if len(grads) > 1 else np.ravel(grads[0])
+            self.optimizer.update_flat(self.flat_params, flat_grads.astype(self.flat_params.dtype, copy=False))
         for lname, updates in new_state.items():
             layer = self._by_name[lname]
             for k, v in updates.items():
