@@ -6,7 +6,6 @@ forward numpy's own functions to their differentiable ``nnmath.numpy`` versions,
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .._core.primitive import Primitive, Tracer, bind
 from ._helpers import raw

@@ -352,6 +352,17 @@ class Optimizer:
         self._set_scalar_state({k: state[k] for k in self._scalar_state()})
 
 
+def _update_moments(m, v, g, tmp, b1, b2) -> None:
+    """In place, with ``tmp`` as scratch: m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²."""
+    m *= b1
+    np.multiply(g, 1 - b1, out=tmp)
+    m += tmp
+    v *= b2
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
+
+
 # ============================================================================= SGD
 class SGD(Optimizer):
     """Gradient descent with optional (Nesterov) momentum — Keras ``SGD``.
@@ -469,13 +480,7 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         tmp = tmp[0]
         m, v = buf["momentum"], buf["velocity"]
-        m *= b1
-        np.multiply(g, 1 - b1, out=tmp)
-        m += tmp                                        # m = β₁m + (1−β₁)g
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
-        v += tmp                                        # v = β₂v + (1−β₂)g²
+        _update_moments(m, v, g, tmp, b1, b2)
         if self.amsgrad:
             v = np.maximum(buf["velocity_hat"], v, out=buf["velocity_hat"])
         np.sqrt(v, out=tmp)
@@ -695,13 +700,7 @@ class Nadam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         m, v = buf["momentum"], buf["velocity"]
         tmp, num = tmp
-        m *= b1
-        np.multiply(g, 1 - b1, out=tmp)
-        m += tmp                                        # m = β₁m + (1−β₁)g
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
-        v += tmp                                        # v = β₂v + (1−β₂)g²
+        _update_moments(m, v, g, tmp, b1, b2)
         np.multiply(m, a_m, out=num)
         np.multiply(g, a_g, out=tmp)
         num += tmp

@@ -21,7 +21,7 @@ from .. import regularizers as _regularizers
 from .._conv import conv1d, conv2d, conv_output_length, normalize_tuple
 from .base import Layer
 from .core import (activation_name, as_input, data_format_of, input_error, positive_int, resolve,
-                   serialize)
+                   serialize, store_weight_args)
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -54,12 +54,9 @@ class _Conv(Layer):
         self.data_format = data_format_of(data_format, who)
         self.activation = resolve(_activations, activation, "activation", who)
         self.use_bias = bool(use_bias)
-        for arg, value, module in (("kernel_initializer", kernel_initializer, _initializers),
-                                   ("bias_initializer", bias_initializer, _initializers),
-                                   ("kernel_regularizer", kernel_regularizer, _regularizers),
-                                   ("bias_regularizer", bias_regularizer, _regularizers)):
-            resolve(module, value, arg, who)
-            setattr(self, arg, value)
+        store_weight_args(self, who, kernel_initializer=kernel_initializer,
+                          bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                          bias_regularizer=bias_regularizer)
 
     # -- shapes ---------------------------------------------------------------------------------
     def _layout(self) -> str:

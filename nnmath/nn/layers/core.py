@@ -45,6 +45,14 @@ def resolve(module: Any, identifier: Any, arg: str, who: str) -> Any:
         raise ValueError(f"{who}: invalid `{arg}`={identifier!r}: {e}") from None
 
 
+def store_weight_args(layer: Layer, who: str, **args: Any) -> None:
+    """Validate and store ``kernel_initializer``/``bias_regularizer``-style arguments (the name
+    says which module resolves it), naming the argument in any error."""
+    for arg, value in args.items():
+        resolve(_regularizers if arg.endswith("_regularizer") else _initializers, value, arg, who)
+        setattr(layer, arg, value)
+
+
 def serialize(module: Any, identifier: Any) -> Any:
     """The JSON form of an initializer/regularizer identifier (strings and None stay as they are)."""
     if identifier is None or isinstance(identifier, (str, dict)):
@@ -118,12 +126,9 @@ class Dense(Layer):
         self.units = positive_int(units, "units", who)
         self.activation = resolve(_activations, activation, "activation", who)
         self.use_bias = bool(use_bias)
-        for arg, value, module in (("kernel_initializer", kernel_initializer, _initializers),
-                                   ("bias_initializer", bias_initializer, _initializers),
-                                   ("kernel_regularizer", kernel_regularizer, _regularizers),
-                                   ("bias_regularizer", bias_regularizer, _regularizers)):
-            resolve(module, value, arg, who)
-            setattr(self, arg, value)
+        store_weight_args(self, who, kernel_initializer=kernel_initializer,
+                          bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                          bias_regularizer=bias_regularizer)
 
     def build(self, input_shape: tuple) -> None:
         input_shape = tuple(input_shape)
