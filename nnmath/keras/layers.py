@@ -6,3 +6,4 @@ from ..nn.layers import (  # noqa: F401
     LayerNormalization, Maximum, MaxPooling1D, MaxPooling2D, Minimum, MultiHeadAttention, Multiply,
     Reshape, SimpleRNN, SpectralNormalization, Subtract,
 )
+from ..training.functional import Input  # noqa: F401  (keras.layers.Input)

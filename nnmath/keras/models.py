@@ -1,2 +1,2 @@
 """``keras.models``."""
-from ..training import Model, Sequential, load_model  # noqa: F401
+from ..training import Functional, Input, Model, Sequential, load_model  # noqa: F401

@@ -185,14 +185,18 @@ def load_model(filepath: str):
         raise ValueError(f"{filepath!r} holds {meta.get('format')!r}, not a whole model; use "
                          f"model.load_weights for weights-only files")
     mcfg = meta["model"]
-    if mcfg["class_name"] != "Sequential":
-        raise ValueError(f"load_model: unsupported model class {mcfg['class_name']!r}")
     cfg = mcfg["config"]
-    layers = [_layer_class(l["class_name"]).from_config(l["config"]) for l in cfg["layers"]]
-    model = Sequential(layers, name=cfg["name"])
-    if cfg.get("input_shape") is None:
-        raise ValueError(f"{filepath!r}: the saved model has no input shape")
-    model.build((None,) + tuple(cfg["input_shape"]))
+    if mcfg["class_name"] == "Functional":
+        from .functional import Functional
+        model = Functional.from_config(cfg, layer_class=_layer_class)
+    elif mcfg["class_name"] != "Sequential":
+        raise ValueError(f"load_model: unsupported model class {mcfg['class_name']!r}")
+    else:
+        layers = [_layer_class(l["class_name"]).from_config(l["config"]) for l in cfg["layers"]]
+        model = Sequential(layers, name=cfg["name"])
+        if cfg.get("input_shape") is None:
+            raise ValueError(f"{filepath!r}: the saved model has no input shape")
+        model.build((None,) + tuple(cfg["input_shape"]))
     _assign_weights(model, arrays, meta, filepath)
     comp = meta.get("compile")
     if comp:

@@ -11,6 +11,7 @@ Shapes follow Keras: ``input_shape`` includes the batch axis as ``None``.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -22,6 +23,15 @@ from .. import regularizers as _regularizers
 __all__ = ["Layer", "Weight"]
 
 _counts: dict[str, int] = {}
+
+
+def _symbolic(x: Any) -> Any:
+    """The first symbolic tensor (``nnmath.training.functional.KerasTensor``) in ``x`` or None;
+    recognised by duck typing, since this module may not import ``training``."""
+    for v in (x if isinstance(x, (list, tuple)) else (x,)):
+        if getattr(v, "_nnmath_symbolic", False):
+            return v
+    return None
 
 
 def _auto_name(cls_name: str) -> str:
@@ -142,10 +152,30 @@ class Layer:
                 total = total + spec.regularizer(params[name])
         return total
 
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's own ``__call__`` is wrapped so that symbolic inputs still build a graph."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__call__")
+        if own is not None and not getattr(own, "_symbolic_aware", False):
+            @functools.wraps(own)
+            def __call__(self, x, *args, **kw):
+                t = _symbolic(x)
+                if t is not None:
+                    return type(t)._layer_call(self, x, *args, **kw)
+                return own(self, x, *args, **kw)
+            __call__._symbolic_aware = True
+            cls.__call__ = __call__
+
     def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None,
                  **kwargs):
         """Apply eagerly with the layer's own weights (building it on first use from the shape of
-        ``x``, or the list of shapes when ``x`` is a list); extra keywords go to ``call``."""
+        ``x``, or the list of shapes when ``x`` is a list); extra keywords go to ``call``.
+
+        On symbolic tensors (``Input(...)``, the functional API) it builds the layer from their
+        shapes and returns a new symbolic tensor recording this call instead."""
+        t = _symbolic(x)
+        if t is not None:
+            return type(t)._layer_call(self, x, training=training, rng=rng, **kwargs)
         if not self.built:
             shape = [tuple(np.shape(v)) for v in x] if isinstance(x, (list, tuple)) else tuple(np.shape(x))
             self.build(shape)
