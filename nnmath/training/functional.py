@@ -10,7 +10,7 @@ evaluate, predict, summary, save/load, one flat parameter buffer — and a pure 
 parameters:
 
 >>> import numpy as np, nnmath as nm
->>> from nnmath.training.functional import Input, Model
+>>> from nnmath.training import Input, Model
 >>> from nnmath.nn.layers import Add, Dense
 >>> x = Input((3,), dtype="float64")
 >>> h = Dense(3, dtype="float64", name="inner")(x)
@@ -38,7 +38,7 @@ from ..nn.layers.merge import _Merge
 from . import data as _data
 from .model import Model as _BaseModel
 
-__all__ = ["Input", "KerasTensor", "Functional", "Model"]
+__all__ = ["Input", "KerasTensor", "Functional"]
 
 
 class _Node:
@@ -475,4 +475,3 @@ class Functional(_BaseModel):
                    name=config.get("name"))
 
 
-Model = Functional

@@ -31,7 +31,15 @@ __all__ = ["Model", "Sequential"]
 
 
 class Model:
-    """The shared machinery of models; see :class:`Sequential`."""
+    """The shared machinery of models (see :class:`Sequential`); as in Keras, calling
+    ``Model(inputs, outputs)`` builds a functional model (:class:`~nnmath.training.functional.Functional`),
+    and every model — Sequential or functional — is an instance of ``Model``."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs):
+            from .functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, name: str | None = None):
         self.name = name or type(self).__name__.lower()
