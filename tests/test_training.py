@@ -263,3 +263,25 @@ def test_small_cnn_on_digits_reaches_98_percent():
         model.fit(Xtr, ytr, epochs=25, batch_size=32, verbose=0)
         accs.append(model.evaluate(Xte, yte, verbose=0, return_dict=True)["accuracy"])
     assert np.median(accs) >= 0.98, accs
+
+
+def test_a_checkpoint_written_by_format_version_1_still_loads_and_trains():
+    """tests/data/checkpoint_format_v1.ckpt was written by nnmath 0.1.0 (format 1): it must keep
+    loading — architecture, weights, compile config and optimizer state — in later versions."""
+    data = ROOT / "tests" / "data"
+    model = load_model(str(data / "checkpoint_format_v1.ckpt"))
+    X = np.linspace(-1, 1, 30, dtype=np.float32).reshape(10, 3)
+    np.testing.assert_allclose(model.predict(X), np.loadtxt(data / "checkpoint_format_v1_predictions.txt"),
+                               rtol=1e-6)
+    assert model.optimizer.iterations == 6
+    model.fit(X, np.eye(2, dtype=np.float32)[np.arange(10) % 2], epochs=1, verbose=0)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    model = small_model()
+    model.build((None, 5))
+    path = tmp_path / "m.npz"
+    model.save(str(path))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
