@@ -215,10 +215,10 @@ class Optimizer:
         return {}
 
     def _set_scalar_state(self, values: dict) -> None:
-        pass
+        """Restore the scalars of :meth:`_scalar_state` (none in the base class)."""
 
     def _reset_scalars(self) -> None:
-        pass
+        """Reset the scalars of :meth:`_scalar_state` to their initial values (none here)."""
 
     def _allocate(self, flat_params: np.ndarray, sizes=None) -> None:
         p = flat_params
