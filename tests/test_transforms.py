@@ -235,7 +235,7 @@ def test_tape_keeps_only_what_the_backward_pass_reads():
     import weakref
 
     refs = {}
-    X, W = R.normal(size=(64, 32)), R.normal(size=(32, 32))
+    X, W = R.normal(size=(128, 64)), R.normal(size=(64, 64))       # arrays big enough to free
 
     def f(W):
         a = X @ W                       # read by nobody in the backward pass
@@ -249,3 +249,11 @@ def test_tape_keeps_only_what_the_backward_pass_reads():
     assert refs["a"]() is None, "the tape kept the pre-activation"
     assert refs["h"]() is not None, "the tape dropped tanh's output, which its VJP needs"
     np.testing.assert_allclose(pullback(1.0)[0], X.T @ (2.0 * (1.0 - np.tanh(X @ W) ** 2)), rtol=1e-12)
+
+
+def test_gradients_are_writable_arrays_the_caller_owns():
+    g1 = nm.grad(lambda x: x)(1.0)
+    g1 += 1.0                                   # no read-only shared seed comes back
+    assert nm.grad(lambda x: x)(1.0) == 1.0
+    g2 = nm.grad(lambda x: mnp.sum(x))(np.zeros(5000))
+    g2[0] = 3.0                                 # not a read-only broadcast view

@@ -116,8 +116,11 @@ class ShapeDtype:
 
 
 def shape_only(x: Any) -> Any:
-    """``x`` reduced to its shape and dtype if it is an array (scalars are kept as they are)."""
-    return ShapeDtype(x) if isinstance(x, (np.ndarray, Tracer)) else x
+    """``x`` reduced to its shape and dtype if it is an array worth freeing (more than 4,096
+    elements; smaller ones and scalars are kept: dropping them saves no memory and costs time)."""
+    if type(x) is np.ndarray:
+        return ShapeDtype(x) if x.size > 4096 else x
+    return ShapeDtype(x) if isinstance(x, Tracer) else x
 
 
 def is_tracer(x: Any) -> bool:

@@ -78,8 +78,11 @@ def _input_grads(cts: list, boxed: list) -> list:
         c = cts[b._node]
         if c is None:
             c = np.zeros(b.shape, b.dtype)
-        elif type(c) is not np.ndarray and not isinstance(c, Tracer):
-            c = np.asarray(c)       # numpy scalars from 0-d arithmetic: keep "always an ndarray"
+        elif type(c) is not np.ndarray:
+            if not isinstance(c, Tracer):
+                c = np.asarray(c)   # numpy scalars from 0-d arithmetic: keep "always an ndarray"
+        elif not c.flags.writeable:
+            c = c.copy()            # a shared seed or a broadcast view: give the caller its own array
         out.append(c)
     return out
 
@@ -137,6 +140,18 @@ def _check_like(c: Any, ref: Any, fname: str, what: str, ref_name: str) -> Any:
     return c
 
 
+_ONES: dict = {}
+
+
+def _one(dtype: np.dtype) -> np.ndarray:
+    """The seed cotangent 1 of a scalar output (cached: no rule writes into its cotangent)."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = np.ones((), dtype)
+        one.flags.writeable = False
+    return one
+
+
 def _check_scalar_output(out: Any) -> None:
     shape = out.shape if isinstance(out, (np.ndarray, Tracer, np.generic)) else np.shape(out)
     if shape != ():
@@ -170,7 +185,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             args[n] = boxed[0] if treedef is LEAF else tree_unflatten(treedef, boxed)
         out, aux = _split_aux(fun(*args, **kwargs), has_aux, "grad")
         if isinstance(out, Tracer) and out._trace is trace and out.shape == () and out.dtype.kind == "f":
-            cts = backward(trace, [(out._node, out._out, np.ones((), out.dtype))], keep_tape=False)
+            cts = backward(trace, [(out._node, out._out, _one(out.dtype))], keep_tape=False)
             value = out._primal
         else:
             _check_scalar_output(out)
