@@ -179,7 +179,7 @@ def test_composite(name, fun, args):
     run_row(Row(name, fun, args, id=name))
 
 
-ROW_MODULES = ["test_primitives", "test_linalg", "test_nn_functions", "test_layers_core"]
+ROW_MODULES = ["test_primitives", "test_linalg", "test_nn_functions", "test_layers_core", "test_fused"]
 
 
 def test_every_primitive_has_rules_and_a_row():

@@ -11,7 +11,7 @@ import nnmath.numpy as mnp
 from nnmath._core.primitive import REGISTRY
 
 ROWS = []
-for _mod in ("test_primitives", "test_linalg", "test_nn_functions", "test_layers_core"):
+for _mod in ("test_primitives", "test_linalg", "test_nn_functions", "test_layers_core", "test_fused"):
     try:
         ROWS += getattr(importlib.import_module(_mod), "ROWS", [])
     except ImportError:

@@ -18,6 +18,7 @@ from ...numpy._helpers import physical
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from .._dense import affine
 from .base import Layer
 
 __all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Identity",
@@ -146,6 +147,8 @@ class Dense(Layer):
         n_in = kernel.shape[0]
         if x.ndim < 2 or x.shape[-1] != n_in:
             raise input_error(self, f"axis -1 of the input to have value {n_in} (rank ≥ 2)", x.shape)
+        if x.ndim == 2 and self.use_bias:
+            return self.activation(affine(x, kernel, params["bias"]))     # one tape entry
         if x.ndim == 2:
             y = mnp.matmul(x, kernel)
         else:           # one GEMM over the flattened leading axes
