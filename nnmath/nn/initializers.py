@@ -45,6 +45,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._lookup import from_config_dict
+
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal", "RandomUniform",
     "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
@@ -490,11 +492,7 @@ def get(identifier: Any) -> Callable | None:
     if isinstance(identifier, dict):
         if "class_name" not in identifier:
             raise ValueError(f"An initializer config must have a 'class_name' key, got {identifier!r}")
-        cls = _CLASSES.get(identifier["class_name"]) or _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown initializer class {identifier['class_name']!r}; valid: "
-                             f"{', '.join(sorted(_CLASSES))}")
-        return cls.from_config(identifier.get("config", {}))
+        return from_config_dict(identifier, {**_BY_NAME, **_CLASSES}, "initializer")
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
     if isinstance(identifier, (np.ndarray, np.generic)):

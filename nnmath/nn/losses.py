@@ -56,6 +56,7 @@ from .._core.custom import stop_gradient
 from .._core.primitive import Tracer, defjvp, defvjp, primitive
 from ..numpy._helpers import physical, raw
 from ..scipy import special as _sps
+from ._lookup import from_config_dict
 
 __all__ = [
     "EPSILON", "Loss", "LossFunctionWrapper", "get", "serialize", "reduce_weighted_values",
@@ -934,11 +935,7 @@ def get(identifier: Any) -> Loss | None:
                              f"{', '.join(sorted(set(_BY_NAME) | set(_CLASSES)))}")
         return _CLASSES[cls_name]()
     if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown loss config {identifier!r}; class_name must be one of "
-                             f"{', '.join(sorted(_CLASSES))}")
-        return cls.from_config(identifier.get("config", {}))
+        return from_config_dict(identifier, _CLASSES, "loss")
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):

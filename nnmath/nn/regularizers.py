@@ -24,6 +24,7 @@ import math
 from typing import Any, Callable
 
 from .. import numpy as mnp
+from ._lookup import from_config_dict
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "get", "serialize",
            "l1", "l2", "l1_l2"]
@@ -175,11 +176,7 @@ def get(identifier: Any) -> Callable | None:
                              f"{', '.join(sorted(_BY_NAME))}")
         return make()
     if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown regularizer config {identifier!r}; class_name must be one of "
-                             f"{', '.join(sorted(_CLASSES))}")
-        return cls.from_config(identifier.get("config", {}))
+        return from_config_dict(identifier, _CLASSES, "regularizer")
     if isinstance(identifier, type) and issubclass(identifier, Regularizer):
         return identifier()
     if callable(identifier):
