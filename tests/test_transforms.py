@@ -257,3 +257,8 @@ def test_gradients_are_writable_arrays_the_caller_owns():
     assert nm.grad(lambda x: x)(1.0) == 1.0
     g2 = nm.grad(lambda x: mnp.sum(x))(np.zeros(5000))
     g2[0] = 3.0                                 # not a read-only broadcast view
+
+
+def test_jvp_tangents_are_writable():
+    _, t = nm.jvp(lambda x: mnp.broadcast_to(x, (5000, 3)), (np.ones(3),), (np.ones(3),))
+    t[0, 0] = 2.0

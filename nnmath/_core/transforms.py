@@ -245,7 +245,8 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     for o in out_leaves:
         if isinstance(o, Tracer) and o._trace is trace:
             vals.append(o._primal)
-            tans.append(o._tangent)
+            t = o._tangent
+            tans.append(t.copy() if type(t) is np.ndarray and not t.flags.writeable else t)
         else:
             vals.append(o)
             tans.append(np.zeros(np.shape(o), o.dtype if hasattr(o, "dtype") else np.result_type(o)))
