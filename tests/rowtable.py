@@ -8,6 +8,7 @@ primitive appears in no row.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Callable
 
 import numpy as np
@@ -54,3 +55,15 @@ def run_row(row: Row) -> None:
 
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+#: The test modules that define ``ROWS``; a new rule family adds its module here.
+ROW_MODULES = ("test_primitives", "test_linalg", "test_nn_functions", "test_layers_core", "test_fused")
+
+
+def all_rows() -> list:
+    """Every row of every rule family (a module that fails to import fails the caller)."""
+    rows: list = []
+    for name in ROW_MODULES:
+        rows += importlib.import_module(name).ROWS
+    return rows

@@ -271,11 +271,11 @@ class BinaryCrossentropy:                      # stand-ins for nnmath.nn.losses'
 
 
 class SparseCategoricalCrossentropy:
-    pass
+    """Stands in for the loss of that name: metrics resolve 'accuracy' by the class name."""
 
 
 class MeanSquaredError:
-    pass
+    """Stands in for the loss of that name."""
 
 
 def categorical_crossentropy(y_true, y_pred):

@@ -9,13 +9,9 @@ import pytest
 import nnmath as nm
 import nnmath.numpy as mnp
 from nnmath._core.primitive import REGISTRY
+from rowtable import all_rows
 
-ROWS = []
-for _mod in ("test_primitives", "test_linalg", "test_nn_functions", "test_layers_core", "test_fused"):
-    try:
-        ROWS += getattr(importlib.import_module(_mod), "ROWS", [])
-    except ImportError:
-        pass
+ROWS = all_rows()
 
 
 def _stack_args(args, k=3):
