@@ -1,6 +1,7 @@
 """nnmath: the mathematics of neural networks, executable, checkable and fast."""
 from ._core.batching import vmap
 from ._core.custom import custom_jvp, custom_vjp, stop_gradient
+from ._core.jit import ConcretizationError, jit
 from ._core.transforms import grad, jvp, value_and_grad, vjp
 from ._core.tree import tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
 from . import numpy  # noqa: F401  (attaches array behaviour to traced values)
@@ -12,6 +13,6 @@ from ._transforms import hessian, hvp, jacfwd, jacobian, jacrev, linearize
 __version__ = "0.1.0"
 
 __all__ = [
-    "vmap", "check_grads", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "linearize", "custom_jvp", "custom_vjp", "grad", "jvp", "stop_gradient", "tree_flatten", "tree_leaves",
+    "vmap", "jit", "ConcretizationError", "check_grads", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "linearize", "custom_jvp", "custom_vjp", "grad", "jvp", "stop_gradient", "tree_flatten", "tree_leaves",
     "tree_map", "tree_structure", "tree_unflatten", "value_and_grad", "vjp",
 ]

@@ -61,6 +61,7 @@ class BatchTrace:
 
     __slots__ = ("level", "size")
     is_batch = True
+    is_staging = False
 
     def __init__(self, size: int):
         self.level = new_level()

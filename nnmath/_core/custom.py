@@ -115,7 +115,7 @@ class custom_vjp(_CustomFunction):
         static, dyn = self._split(args)
         leaves, in_def = tree_flatten(dyn)
         trace = self._top_trace(leaves)
-        if trace is None:
+        if trace is None or trace.is_staging:       # jit records the function's own primitives
             return self.fun(*args)
         vals, traced = _lower_leaves(trace, leaves)
         lowered = self._merge(static, tree_unflatten(in_def, vals))
@@ -177,7 +177,7 @@ class custom_jvp(_CustomFunction):
         static, dyn = self._split(args)
         leaves, in_def = tree_flatten(dyn)
         trace = self._top_trace(leaves)
-        if trace is None:
+        if trace is None or trace.is_staging:       # jit records the function's own primitives
             return self.fun(*args)
         vals, traced = _lower_leaves(trace, leaves)
         primals = tuple(tree_unflatten(in_def, vals))

@@ -30,6 +30,7 @@ class ForwardTrace:
 
     __slots__ = ("level",)
     is_batch = False
+    is_staging = False
 
     def __init__(self):
         self.level = new_level()

@@ -46,6 +46,7 @@ class Tracer:
 
     __slots__ = ("_trace", "_primal")
     __array_priority__ = 1000.0
+    _staged = False     # True for values being recorded by jit (the base level, never stripped)
 
     @property
     def shape(self) -> tuple:
@@ -129,8 +130,11 @@ def is_tracer(x: Any) -> bool:
 
 def full_lower(x: Any) -> Any:
     """Strip every derivative level: the value underneath, as a constant (used by stop_gradient,
-    masks and indices). vmap levels are kept — they are part of the value, not a derivative."""
+    masks and indices). vmap levels and jit's staged values are kept — they are part of the value,
+    not a derivative."""
     while isinstance(x, Tracer):
+        if x._staged:
+            return x
         if x._trace.is_batch:
             inner = full_lower(x._primal)
             return x if inner is x._primal else type(x)(x._trace, inner)
@@ -217,7 +221,8 @@ def unbroadcast(c: Any, shape: tuple) -> Any:
     extra = c.ndim - len(shape)
     if extra > 0:
         lead = math.prod(c.shape[:extra])
-        if type(c) is np.ndarray and c.dtype.kind == "f" and lead >= 256 and c.flags.c_contiguous:
+        base = c._primal if isinstance(c, Tracer) and c._staged else c   # jit: as when untraced
+        if type(base) is np.ndarray and c.dtype.kind == "f" and lead >= 256 and base.flags.c_contiguous:
             # Σ over leading axes as 1ᵀC: one BLAS call, ~10× faster than reduce for tall, narrow C
             c = (np.ones(lead, c.dtype) @ c.reshape(lead, -1)).reshape(c.shape[extra:])
         else:

@@ -37,6 +37,7 @@ class ReverseTrace:
 
     __slots__ = ("level", "tape")
     is_batch = False
+    is_staging = False
 
     def __init__(self):
         self.level = new_level()

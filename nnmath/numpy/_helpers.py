@@ -24,8 +24,9 @@ def raw(x: Any) -> Any:
 
 def physical(x: Any) -> Any:
     """Every level stripped, vmap stacks included: for choosing between formulas that are both
-    exact (e.g. "is any element zero?"), never for the values of a result."""
-    while isinstance(x, Tracer):
+    exact (e.g. "is any element zero?"), never for the values of a result. Under jit the staged
+    value is kept, so that the choice is recorded as a guard."""
+    while isinstance(x, Tracer) and not x._staged:
         x = x._primal
     return x
 
@@ -130,6 +131,8 @@ def nondifferentiable(impl: Callable, name: str | None = None, kind: str | None 
                 trace = a._trace
         if trace is None:
             return impl(*args, **kwargs)
+        if trace.is_staging:    # jit: record the call; shapes that follow values are guarded
+            return trace.stage(impl, args, kwargs, shape_guard=kind not in ("elementwise", "axis"))
         return _vectorised(f, fname, kind, trace, args, kwargs)
 
     f.__name__ = f.__qualname__ = fname

@@ -598,8 +598,15 @@ def copy(a):
 
 
 def _index_of(key):
+    """The index as numpy takes it: traced index arrays become constants, except under jit, where
+    a staged index array stays a variable of the plan."""
     key = key if isinstance(key, tuple) else (key,)
-    return tuple(np.asarray(raw(k)) if hasattr(k, "_trace") else k for k in key)
+    return tuple(_index_array(k) if hasattr(k, "_trace") else k for k in key)
+
+
+def _index_array(k):
+    k = raw(k)
+    return k if getattr(k, "_staged", False) else np.asarray(k)
 
 
 class _IndexUpdate:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ... import numpy as mnp
+from ..._core.jit import check_random_source
 from ...scipy.special import softmax
 from .. import initializers as _initializers
 from .base import Layer
@@ -203,6 +204,7 @@ class MultiHeadAttention(Layer):
         attended = weights
         if training and self.dropout:
             rng = rng if rng is not None else _initializers.default_rng()
+            check_random_source(rng, weights, f"MultiHeadAttention {self.name!r} dropout")
             keep = (rng.random(_shape_of(weights)) >= self.dropout) / (1.0 - self.dropout)
             attended = weights * keep.astype(weights.dtype)
         heads = mnp.einsum("bhts,bshd->bthd", attended, v)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ... import numpy as mnp
+from ..._core.jit import check_random_source
 from ...numpy._helpers import physical
 from .. import activations as _activations
 from .. import initializers as _initializers
@@ -259,6 +260,7 @@ class Dropout(Layer):
                                         f"{self.noise_shape})", shape)
             shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, shape))
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        check_random_source(rng, x, f"Dropout {self.name!r}")
         keep = rng.random(shape) >= self.rate
         return x * (keep / (1.0 - self.rate)).astype(dtype)
 

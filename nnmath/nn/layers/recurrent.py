@@ -32,6 +32,7 @@ import numpy as np
 
 from ... import numpy as mnp
 from ..._core.custom import stop_gradient
+from ..._core.jit import check_random_source
 from ...scipy.special import expit
 from .. import activations as _activations
 from .. import initializers as _initializers
@@ -194,6 +195,7 @@ class RecurrentBase(Layer):
         in_mask = rec_mask = None
         if training and (self.dropout or self.recurrent_dropout):
             rng = rng if rng is not None else _initializers.default_rng()
+            check_random_source(rng, x, f"layer {self.name!r} dropout")
             if self.dropout:
                 in_mask = _dropout_mask(rng, (batch, n_in), self.dropout, dtype)
             if self.recurrent_dropout:

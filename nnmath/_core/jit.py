@@ -1,0 +1,538 @@
+"""``jit``: record a function once per input signature as a plan of numpy calls, then replay it.
+
+Tracing a function costs about a microsecond of Python bookkeeping per primitive, on top of the
+numpy work (reverse mode adds a tape and a backward sweep). ``jit(f)`` pays that once: the first
+call with a new *signature* (the pytree structure of the arguments, the shape and dtype of every
+array, the value of every other leaf) runs ``f`` on *staged* values, which compute as usual and
+also append each primitive's numpy call to a program. Every derivative transform inside ``f``
+(``grad``, ``jvp``, ``vmap``, …) works as usual on top of the staged values, so their rules end up
+in the program too. The program is pruned to what the outputs need, turned into one Python function
+of plain numpy calls (intermediates are deleted after their last use, so memory peaks as in the
+untraced run), and later calls with that signature run only that function.
+
+Soundness — a replay computes exactly what a fresh trace would:
+
+* Every decision the traced code takes in Python on a *value* (``bool(x)``, ``int(x)``,
+  ``x.item()``, …: e.g. a rule choosing the exact formula for a product with zeros) is recorded as
+  a *guard*; a replay checks it, and if the value would now decide otherwise the function is
+  recorded again for the new values (a few plans are kept per signature). Shapes that depend on
+  values (boolean masks, ``nonzero``) are guarded the same way.
+* Converting a staged value to a plain array (``np.asarray(x)``) cannot be replayed and raises
+  :class:`ConcretizationError`.
+* Random draws: pass the ``numpy.random.Generator`` as an argument; its draws become steps of the
+  plan, so every call draws afresh, exactly as the untraced function would.
+* Arrays the function reads from its closure or from globals are **constants** of the plan (as in
+  JAX): pass anything that changes between calls as an argument.
+* Under an enclosing transform (``grad(jit(f))``) the function simply runs traced, unstaged; a
+  value of an enclosing transform reached through a closure makes ``jit`` run the function without
+  staging too. Either way the result is what ``f`` computes.
+
+Replays compute with the same numpy calls in the same order as the untraced function, so results
+agree bit for bit (unless a decision the code took on memory layout, not values, differs).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import operator
+import sys
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .primitive import Tracer, new_level
+from .tree import tree_flatten, tree_unflatten
+
+__all__ = ["jit", "ConcretizationError", "StagingTrace", "StagedTracer", "is_staged",
+           "check_random_source"]
+
+#: Plans kept per signature (each for a different outcome of the guards); oldest dropped first.
+MAX_PLANS_PER_SIGNATURE = 8
+#: After this many recordings of one jitted function, a RuntimeWarning says what keeps changing.
+RETRACE_WARNING = 32
+
+
+class ConcretizationError(TypeError):
+    """A staged value was needed as a plain numpy value while recording a plan."""
+
+
+class _GuardFailed(Exception):
+    """A replay met a value on which the recorded Python decision would go the other way."""
+
+
+class _CannotStage(Exception):
+    """The function reached a value of an enclosing transform: run it without staging."""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting NaN equal to NaN (a guard on a NaN value must hold on replay)."""
+    return a == b or (a != a and b != b)
+
+
+def _caller() -> str:
+    """'file:line' of the first frame outside nnmath's engine (for retrace warnings)."""
+    f = sys._getframe(2)
+    while f is not None and ("/nnmath/_core/" in f.f_code.co_filename
+                             or "/nnmath/numpy/" in f.f_code.co_filename):
+        f = f.f_back
+    return "?" if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
+
+
+class StagedTracer(Tracer):
+    """A value computed while recording a plan: the value itself, and its variable in the plan."""
+
+    __slots__ = ("_var",)
+    _staged = True
+
+    def __init__(self, trace: "StagingTrace", value: Any, var: int):
+        self._trace = trace
+        self._primal = value
+        self._var = var
+
+    # Python decisions on the value: allowed, recorded as guards.
+    def __bool__(self) -> bool:
+        return self._trace.guard(self, "bool", bool(self._primal))
+
+    def __index__(self) -> int:
+        return self._trace.guard(self, "index", operator.index(self._primal))
+
+    def __int__(self) -> int:
+        return self._trace.guard(self, "int", int(self._primal))
+
+    def __float__(self) -> float:
+        return self._trace.guard(self, "float", float(self._primal))
+
+    def item(self, *args):
+        if args:
+            raise ConcretizationError("x.item(index) of a staged value inside nm.jit is not "
+                                      "supported; index first, then call .item()")
+        return self._trace.guard(self, "item", self._primal.item())
+
+    def tolist(self):
+        raise ConcretizationError(
+            "x.tolist() of a value computed inside nm.jit: the value is only known when the plan "
+            "runs. Return it from the jitted function instead.")
+
+    def __array__(self, dtype=None, copy=None):
+        raise ConcretizationError(
+            "A value computed inside nm.jit was converted to a plain numpy array (np.asarray, "
+            "np.array or a numpy function without an nnmath.numpy equivalent); such a value is "
+            "only known when the plan runs. Use nnmath.numpy functions on it, return it from the "
+            "jitted function, or call the function without jit.")
+
+
+def is_staged(x: Any) -> bool:
+    """Whether ``x`` is a value being recorded by :func:`jit`."""
+    return type(x) is StagedTracer
+
+
+class StagingTrace:
+    """The recording level of one :func:`jit` trace: a program of numpy calls and guards.
+
+    Program entries are ``(fn, arg_specs, kw_specs, out_vars, multiple, effect)`` for calls and
+    ``("guard", kind, var, expected)`` for guards. A spec is ``("v", var)``, ``("c", object)``, or
+    ``("t", type, specs)`` for a tuple or list holding staged values.
+    """
+
+    __slots__ = ("level", "program", "nvars", "where")
+    is_batch = False
+    is_staging = True
+
+    def __init__(self):
+        self.level = new_level()
+        self.program: list = []
+        self.nvars = 0
+        self.where: list = []          # source of every guard, for retrace warnings
+
+    def new_var(self, value: Any) -> StagedTracer:
+        v = StagedTracer(self, value, self.nvars)
+        self.nvars += 1
+        return v
+
+    # ------------------------------------------------------------------ recording
+    def _spec(self, x: Any):
+        """(value, spec) of an argument: staged values become variables, the rest constants."""
+        if isinstance(x, Tracer):
+            if x._trace is not self:
+                raise _CannotStage
+            return x._primal, ("v", x._var)
+        t = type(x)
+        if (t is tuple or t is list) and any(isinstance(e, Tracer) for e in x):
+            pairs = [self._spec(e) for e in x]
+            return t(p[0] for p in pairs), ("t", t, [p[1] for p in pairs])
+        return x, ("c", x)
+
+    def stage(self, fn: Callable, args: Sequence, kwargs: dict, multiple: bool = False,
+              shape_guard: bool = False, effect: bool = False, method: str | None = None):
+        """Call ``fn(*args, **kwargs)`` on the values and record it; return staged outputs.
+
+        ``method``: call ``args[0].method(*args[1:])`` instead (draws from a Generator).
+        ``shape_guard``: the output shape depends on values, so replays check it.
+        ``effect``: keep the call even if no output is used (it changes a Generator's state).
+        """
+        vals, specs = [], []
+        for a in args:
+            v, s = self._spec(a)
+            vals.append(v)
+            specs.append(s)
+        kw_vals, kw_specs = {}, {}
+        dynamic = False
+        for k, a in kwargs.items():
+            v, s = self._spec(a)
+            kw_vals[k] = v
+            kw_specs[k] = s
+            dynamic = dynamic or s[0] != "c"
+        ans = getattr(vals[0], method)(*vals[1:], **kw_vals) if method else fn(*vals, **kw_vals)
+        outs = tuple(ans) if multiple else (ans,)
+        boxed = [self.new_var(o) for o in outs]
+        self.program.append((method or fn, specs, kw_specs, [b._var for b in boxed], multiple,
+                             effect, method is not None))
+        if shape_guard or dynamic:       # indices given as staged values: shapes may follow values
+            for b in boxed:
+                self.program.append(("guard", "shape", b._var, b._primal.shape))
+        return tuple(boxed) if multiple else boxed[0]
+
+    def process(self, prim, args, params):
+        return self.stage(prim.impl, args, params, prim.multiple_results)
+
+    def guard(self, x: StagedTracer, kind: str, value: Any) -> Any:
+        self.program.append(("guard", kind, x._var, value))
+        self.where.append(f"{kind}() at {_caller()}")
+        return value
+
+
+class _StagedGenerator:
+    """Stands for a ``numpy.random.Generator`` argument while recording: each draw is made on the
+    real generator (so the recording run draws what an untraced run would) and becomes a step of
+    the plan, which draws from the generator passed to each later call."""
+
+    __slots__ = ("_trace", "_var", "_gen")
+
+    def __init__(self, trace: StagingTrace, gen: np.random.Generator, var: int):
+        self._trace, self._var, self._gen = trace, var, gen
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._gen, name)
+        if not callable(attr) or name.startswith("_") or name in ("spawn", "bit_generator"):
+            raise ConcretizationError(f"Generator.{name} cannot be recorded inside nm.jit; only "
+                                      f"draws (random, normal, integers, …) can")
+        trace = self._trace
+
+        def draw(*args, **kwargs):
+            return trace.stage(None, (_GenRef(self),) + args, kwargs, effect=True, method=name)
+        return draw
+
+
+class _GenRef(Tracer):
+    """The generator variable as an argument of a recorded draw."""
+
+    __slots__ = ("_var",)
+
+    def __init__(self, g: _StagedGenerator):
+        self._trace, self._primal, self._var = g._trace, g._gen, g._var
+
+
+def check_random_source(rng: Any, x: Any, who: str) -> None:
+    """Refuse to draw from a Generator that would be frozen into a plan.
+
+    Inside :func:`jit`, draws from a Generator that was not passed to the jitted function would be
+    made once, while recording, and replayed unchanged: a silently wrong (non-random) result.
+    """
+    if is_staged(x) and not isinstance(rng, _StagedGenerator):
+        raise ConcretizationError(
+            f"{who}: inside nm.jit, pass the numpy.random.Generator as an argument of the jitted "
+            f"function (and on to rng=...); a generator reached any other way would be drawn from "
+            f"once, while recording, and the same numbers reused on every call")
+
+
+# --------------------------------------------------------------------------- plans
+class _Plan:
+    """A recorded program compiled to one Python function of plain numpy calls."""
+
+    __slots__ = ("run", "source", "n_calls", "n_guards", "snapshot_rng")
+
+    def __init__(self, trace: StagingTrace, in_vars: list, out_leaves: list):
+        program = trace.program
+        out_specs = []
+        for o in out_leaves:
+            if isinstance(o, StagedTracer) and o._trace is trace:
+                out_specs.append(("v", o._var))
+            elif isinstance(o, Tracer):
+                raise _CannotStage
+            else:
+                out_specs.append(("c", o))
+        # Keep what the outputs, the guards and the draws need (backwards, dead code dropped).
+        live = {s[1] for s in out_specs if s[0] == "v"}
+        kept = []
+        for entry in reversed(program):
+            if entry[0] == "guard":
+                live.add(entry[2])
+                kept.append(entry)
+                continue
+            fn, specs, kw_specs, outs, multiple, effect, _ = entry
+            if effect or any(o in live for o in outs):
+                kept.append(entry)
+                for s in list(specs) + list(kw_specs.values()):
+                    live.update(_vars_of(s))
+        kept.reverse()
+        self.n_calls = sum(1 for e in kept if e[0] != "guard")
+        self.n_guards = len(kept) - self.n_calls
+        first_draw = next((i for i, e in enumerate(kept) if e[0] != "guard" and e[6]), None)
+        self.snapshot_rng = first_draw is not None and any(
+            e[0] == "guard" for e in kept[first_draw:])
+        self.source, namespace = _codegen(kept, in_vars, out_specs)
+        exec(compile(self.source, "<nnmath.jit plan>", "exec"), namespace)
+        self.run = namespace["plan"]
+
+
+def _vars_of(spec) -> list:
+    if spec[0] == "v":
+        return [spec[1]]
+    if spec[0] == "t":
+        return [v for s in spec[2] for v in _vars_of(s)]
+    return []
+
+
+def _codegen(program: list, in_vars: list, out_specs: list):
+    """Python source for the plan, and the namespace (functions and constants) it reads."""
+    namespace: dict = {"_GuardFailed": _GuardFailed, "_index": operator.index, "_same": _same}
+    names: dict = {}
+
+    def const(obj) -> str:
+        if obj is None or type(obj) in (bool, int) or (type(obj) is float and math.isfinite(obj)):
+            return repr(obj)
+        if type(obj) is str:
+            return repr(obj)
+        key = id(obj)
+        name = names.get(key)
+        if name is None:
+            name = names[key] = f"k{len(names)}"
+            namespace[name] = obj
+        return name
+
+    def expr(spec) -> str:
+        if spec[0] == "v":
+            return f"v{spec[1]}"
+        if spec[0] == "c":
+            return const(spec[1])
+        items = ", ".join(expr(s) for s in spec[2])
+        return f"({items},)" if spec[1] is tuple else f"[{items}]"
+
+    # last use of each variable, to free intermediates as early as the untraced run would
+    last: dict = {}
+    for i, entry in enumerate(program):
+        if entry[0] == "guard":
+            last[entry[2]] = i
+        else:
+            for s in list(entry[1]) + list(entry[2].values()):
+                for v in _vars_of(s):
+                    last[v] = i
+    keep = {s[1] for s in out_specs if s[0] == "v"}
+    lines = [f"def plan({', '.join(f'v{v}' for v in in_vars)}):"]
+    for i, entry in enumerate(program):
+        if entry[0] == "guard":
+            _, kind, var, expected = entry
+            v = f"v{var}"
+            if kind == "bool":
+                lines.append(f"    if {'not ' if expected else ''}{v}: raise _GuardFailed")
+            elif kind == "index":
+                lines.append(f"    if _index({v}) != {expected!r}: raise _GuardFailed")
+            elif kind == "int":
+                lines.append(f"    if int({v}) != {expected!r}: raise _GuardFailed")
+            elif kind == "shape":
+                lines.append(f"    if {v}.shape != {expected!r}: raise _GuardFailed")
+            else:           # float / item: exact, NaN equal to NaN
+                conv = "float" if kind == "float" else "(lambda a: a.item())"
+                lines.append(f"    if not _same({conv}({v}), {const(expected)}): raise _GuardFailed")
+        else:
+            fn, specs, kw_specs, outs, multiple, _, is_method = entry
+            args = [expr(s) for s in specs]
+            args += [f"{k}={expr(s)}" for k, s in kw_specs.items()]
+            if is_method:
+                call = f"{args[0]}.{fn}({', '.join(args[1:])})"
+            else:
+                call = f"{const(fn)}({', '.join(args)})"
+            target = ", ".join(f"v{o}" for o in outs) + ("," if multiple and len(outs) == 1 else "")
+            lines.append(f"    {target} = {call}")
+        dead = [v for v, j in last.items() if j == i and v not in keep]
+        if dead:
+            lines.append(f"    del {', '.join(f'v{v}' for v in sorted(dead))}")
+    outs = []
+    for s in out_specs:
+        if s[0] == "v":
+            outs.append(f"v{s[1]}")
+        elif isinstance(s[1], np.ndarray):
+            outs.append(f"{const(s[1])}.copy()")   # callers own their results
+        else:
+            outs.append(const(s[1]))
+    lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    return "\n".join(lines) + "\n", namespace
+
+
+# --------------------------------------------------------------------------- the transform
+_ARRAY, _GENERATOR = "array", "generator"
+_UNSTAGED = "unstaged"       # cache entry of a signature that reached an enclosing transform
+
+
+def _signature(leaves: list) -> tuple[tuple, list]:
+    """The cache key of the flattened arguments, and which leaves are inputs of the plan."""
+    key, dyn = [], []
+    for i, x in enumerate(leaves):
+        t = type(x)
+        if t is np.ndarray:
+            key.append((x.shape, x.dtype))
+            dyn.append(i)
+        elif isinstance(x, np.generic):
+            key.append((_ARRAY, x.dtype))
+            dyn.append(i)
+        elif isinstance(x, np.random.Generator):
+            key.append(_GENERATOR)
+            dyn.append(i)
+        else:
+            try:
+                hash(x)
+            except TypeError:
+                raise TypeError(f"jit: argument leaf of type {t.__name__} is neither an array nor "
+                                f"hashable; pass arrays, Python scalars, strings or None") from None
+            key.append((t, x))
+    return tuple(key), dyn
+
+
+class _Jitted:
+    """The function returned by :func:`jit`."""
+
+    def __init__(self, fun: Callable, static_argnums: Sequence[int], static_argnames: Sequence[str]):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = tuple(static_argnums)
+        self.static_argnames = tuple(static_argnames)
+        self._plans: dict = {}
+        self.recordings = 0
+        self._warned = False
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        if self.static_argnums or self.static_argnames:
+            static = tuple(args[i] for i in self.static_argnums if i < len(args)) + tuple(
+                (k, kwargs[k]) for k in self.static_argnames if k in kwargs)
+            dyn_args = tuple(a for i, a in enumerate(args) if i not in self.static_argnums)
+            dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        else:
+            static, dyn_args, dyn_kwargs = (), args, kwargs
+        if not dyn_kwargs and len(dyn_args) == 1 and type(dyn_args[0]) is np.ndarray:
+            x = dyn_args[0]                      # the common case, kept fast
+            leaves, treedef, key, dyn = [x], None, (static, x.shape, x.dtype), [0]
+        else:
+            leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
+            for x in leaves:
+                if isinstance(x, (Tracer, _StagedGenerator)):
+                    return self.fun(*args, **kwargs)     # under an enclosing transform: just trace
+            sig, dyn = _signature(leaves)
+            key = (static, treedef, sig)
+        entry = self._plans.get(key)
+        if entry is _UNSTAGED:
+            return self.fun(*args, **kwargs)
+        if entry is not None:
+            plans, out_def = entry
+            inputs = [leaves[i] for i in dyn]
+            for plan in plans:
+                if plan.snapshot_rng:
+                    states = [(x, x.bit_generator.state) for x in inputs
+                              if isinstance(x, np.random.Generator)]
+                try:
+                    outs = plan.run(*inputs)
+                except _GuardFailed:
+                    if plan.snapshot_rng:
+                        for g, s in states:
+                            g.bit_generator.state = s
+                    continue
+                return tree_unflatten(out_def, outs)
+        return self._record(key, args, kwargs, leaves, treedef, dyn)
+
+    def _record(self, key, args, kwargs, leaves, treedef, dyn):
+        trace = StagingTrace()
+        gen_states = [(leaves[i], leaves[i].bit_generator.state) for i in dyn
+                      if isinstance(leaves[i], np.random.Generator)]
+        staged = list(leaves)
+        in_vars = []
+        for i in dyn:
+            x = leaves[i]
+            if isinstance(x, np.random.Generator):
+                g = _StagedGenerator(trace, x, trace.nvars)
+                trace.nvars += 1
+                staged[i], var = g, g._var
+            else:
+                s = trace.new_var(x)
+                staged[i], var = s, s._var
+            in_vars.append(var)
+        if treedef is None:
+            call_args, call_kwargs = self._merge_static(args, (staged[0],)), {}
+        else:
+            dyn_args, dyn_kwargs = tree_unflatten(treedef, staged)
+            call_args = self._merge_static(args, dyn_args)
+            call_kwargs = {**{k: kwargs[k] for k in self.static_argnames if k in kwargs},
+                           **dyn_kwargs}
+        try:
+            out = self.fun(*call_args, **call_kwargs)
+            out_leaves, out_def = tree_flatten(out)
+            plan = _Plan(trace, in_vars, out_leaves)
+        except _CannotStage:
+            # A value of an enclosing transform was reached (a closure): no plan, run as is
+            # (now and for this signature). Draws made while recording are undone first, so
+            # the generators advance once, as without jit.
+            for g, state in gen_states:
+                g.bit_generator.state = state
+            self._plans[key] = _UNSTAGED
+            return self.fun(*args, **kwargs)
+        plans = self._plans.setdefault(key, ([], out_def))[0]
+        plans.insert(0, plan)
+        del plans[MAX_PLANS_PER_SIGNATURE:]
+        self.recordings += 1
+        if self.recordings >= RETRACE_WARNING and not self._warned:
+            self._warned = True
+            guards = ", ".join(dict.fromkeys(trace.where)) or "argument signatures"
+            warnings.warn(f"nm.jit({getattr(self.fun, '__name__', 'function')}) has been recorded "
+                          f"{self.recordings} times; what keeps changing: {guards}. Pass changing "
+                          f"Python numbers as arrays, or avoid Python decisions on values",
+                          RuntimeWarning, stacklevel=3)
+        return tree_unflatten(out_def, [o._primal if isinstance(o, StagedTracer) else
+                                        o.copy() if isinstance(o, np.ndarray) else o
+                                        for o in out_leaves])
+
+    def _merge_static(self, args: tuple, dyn_args: Sequence) -> tuple:
+        if not self.static_argnums:
+            return tuple(dyn_args)
+        it = iter(dyn_args)
+        return tuple(args[i] if i in self.static_argnums else next(it) for i in range(len(args)))
+
+    def plan_source(self, *args, **kwargs) -> str:
+        """The Python source of the plan for these arguments (recording it if needed)."""
+        self(*args, **kwargs)
+        return next(iter(self._plans.values()))[0][0].source if len(self._plans) == 1 else "\n".join(
+            p.source for plans, _ in self._plans.values() for p in plans)
+
+
+def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = ()) -> Callable:
+    """Record ``fun`` once per input signature as a plan of numpy calls, and replay it (JAX's
+    ``jax.jit`` name and calling convention; see the module docstring for what is recorded).
+
+    >>> import numpy as np, nnmath as nm, nnmath.numpy as mnp
+    >>> f = nm.jit(nm.grad(lambda x: mnp.sum(mnp.tanh(x) * 2.0 + 1.0)))
+    >>> np.allclose(f(np.zeros(3)), 2.0)
+    True
+
+    Array arguments (and ``numpy.random.Generator`` arguments) are inputs of the plan; every other
+    argument leaf (Python numbers, strings, None) is part of the signature, like JAX's static
+    arguments. ``static_argnums``/``static_argnames`` mark whole arguments static (hashable).
+    """
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    if fun is None:
+        return lambda f: _Jitted(f, nums, names)
+    if not callable(fun):
+        raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
+    return _Jitted(fun, nums, names)
