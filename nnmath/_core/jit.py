@@ -115,8 +115,10 @@ class StagedTracer(Tracer):
             "runs. Return it from the jitted function instead.")
 
     def __array__(self, dtype=None, copy=None):
+        f = sys._getframe(1)
         raise ConcretizationError(
-            "A value computed inside nm.jit was converted to a plain numpy array (np.asarray, "
+            f"At {f.f_code.co_filename}:{f.f_lineno} ({f.f_code.co_name}): "
+            "a value computed inside nm.jit was converted to a plain numpy array (np.asarray, "
             "np.array or a numpy function without an nnmath.numpy equivalent); such a value is "
             "only known when the plan runs. Use nnmath.numpy functions on it, return it from the "
             "jitted function, or call the function without jit.")
@@ -262,6 +264,8 @@ class _Plan:
                 raise _CannotStage
             else:
                 out_specs.append(("c", o))
+        program, rename = _common_subexpressions(program)
+        out_specs = [_renamed(s, rename) for s in out_specs]
         # Keep what the outputs, the guards and the draws need (backwards, dead code dropped).
         live = {s[1] for s in out_specs if s[0] == "v"}
         kept = []
@@ -284,6 +288,63 @@ class _Plan:
         self.source, namespace = _codegen(kept, in_vars, out_specs)
         exec(compile(self.source, "<nnmath.jit plan>", "exec"), namespace)
         self.run = namespace["plan"]
+
+
+def _renamed(spec, rename: dict):
+    if spec[0] == "v":
+        return ("v", rename.get(spec[1], spec[1]))
+    if spec[0] == "t":
+        return ("t", spec[1], [_renamed(e, rename) for e in spec[2]])
+    return spec
+
+
+_VALUE_KEYED = (bool, int, float, str, type(None))
+
+
+def _key(spec):
+    """A hashable key of a spec: variables by number, plain Python values by value, other
+    constants (arrays, dtypes, …) by identity (the program holds them, so identities are unique)."""
+    if spec[0] == "v":
+        return spec
+    if spec[0] == "t":
+        return ("t", spec[1], tuple(_key(e) for e in spec[2]))
+    c = spec[1]
+    if type(c) in _VALUE_KEYED:
+        return ("c", type(c), c)
+    if type(c) is tuple and all(type(e) in _VALUE_KEYED for e in c):
+        return ("c", tuple, c)
+    return ("c", id(c))
+
+
+def _common_subexpressions(program: list):
+    """Drop a call that repeats an earlier one (same function, same arguments) and a repeated guard;
+    uses of the repeat's outputs read the first call's. Draws are never merged."""
+    rename: dict = {}
+    seen: dict = {}
+    out = []
+    for entry in program:
+        if entry[0] == "guard":
+            _, kind, var, expected = entry
+            g = ("guard", kind, rename.get(var, var), expected)
+            key = (kind, g[2], expected if type(expected) in _VALUE_KEYED or type(expected) is tuple
+                   else id(expected))
+            if key not in seen:
+                seen[key] = True
+                out.append(g)
+            continue
+        fn, specs, kw_specs, outs, multiple, effect, is_method = entry
+        specs = [_renamed(sp, rename) for sp in specs]
+        kw_specs = {k: _renamed(sp, rename) for k, sp in kw_specs.items()}
+        if not effect:
+            key = (id(fn) if not is_method else fn, tuple(_key(sp) for sp in specs),
+                   tuple((k, _key(sp)) for k, sp in kw_specs.items()))
+            first = seen.get(key)
+            if first is not None:
+                rename.update(zip(outs, first))
+                continue
+            seen[key] = outs
+        out.append((fn, specs, kw_specs, outs, multiple, effect, is_method))
+    return out, rename
 
 
 def _vars_of(spec) -> list:
@@ -354,7 +415,8 @@ def _codegen(program: list, in_vars: list, out_specs: list):
             else:
                 call = f"{const(fn)}({', '.join(args)})"
             target = ", ".join(f"v{o}" for o in outs) + ("," if multiple and len(outs) == 1 else "")
-            lines.append(f"    {target} = {call}")
+            label = fn if is_method else getattr(fn, "__name__", type(fn).__name__)
+            lines.append(f"    {target} = {call}  # {label}")
         dead = [v for v, j in last.items() if j == i and v not in keep]
         if dead:
             lines.append(f"    del {', '.join(f'v{v}' for v in sorted(dead))}")
@@ -373,6 +435,16 @@ def _codegen(program: list, in_vars: list, out_specs: list):
 # --------------------------------------------------------------------------- the transform
 _ARRAY, _GENERATOR = "array", "generator"
 _UNSTAGED = "unstaged"       # cache entry of a signature that reached an enclosing transform
+_FLAT = "flat"               # key prefix of a call whose arguments are all arrays, None or Generators
+
+
+def _rebuilder(out_def) -> Callable:
+    """outputs of a plan → the function's result structure (flat cases without tree_unflatten)."""
+    if out_def.kind == "leaf":
+        return operator.itemgetter(0)
+    if out_def.kind == "tuple" and all(c.kind == "leaf" for c in out_def.children):
+        return tuple
+    return functools.partial(tree_unflatten, out_def)
 
 
 def _signature(leaves: list) -> tuple[tuple, list]:
@@ -422,10 +494,24 @@ class _Jitted:
             dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
         else:
             static, dyn_args, dyn_kwargs = (), args, kwargs
-        if not dyn_kwargs and len(dyn_args) == 1 and type(dyn_args[0]) is np.ndarray:
-            x = dyn_args[0]                      # the common case, kept fast
-            leaves, treedef, key, dyn = [x], None, (static, x.shape, x.dtype), [0]
-        else:
+        key = None
+        if not dyn_kwargs:          # positional arrays, None, Generators: the common case, kept fast
+            sig = [_FLAT, static]
+            for x in dyn_args:
+                t = type(x)
+                if t is np.ndarray:
+                    sig.append(x.shape)
+                    sig.append(x.dtype)
+                elif x is None:
+                    sig.append(None)
+                elif t is np.random.Generator:
+                    sig.append(_GENERATOR)
+                else:
+                    break
+            else:
+                key, leaves, treedef = tuple(sig), dyn_args, None
+                dyn = [i for i, x in enumerate(dyn_args) if x is not None]
+        if key is None:
             leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
             for x in leaves:
                 if isinstance(x, (Tracer, _StagedGenerator)):
@@ -436,8 +522,8 @@ class _Jitted:
         if entry is _UNSTAGED:
             return self.fun(*args, **kwargs)
         if entry is not None:
-            plans, out_def = entry
-            inputs = [leaves[i] for i in dyn]
+            plans, rebuild = entry
+            inputs = [leaves[i] for i in dyn] if len(dyn) != len(leaves) else leaves
             for plan in plans:
                 if plan.snapshot_rng:
                     states = [(x, x.bit_generator.state) for x in inputs
@@ -449,7 +535,7 @@ class _Jitted:
                         for g, s in states:
                             g.bit_generator.state = s
                     continue
-                return tree_unflatten(out_def, outs)
+                return rebuild(outs)
         return self._record(key, args, kwargs, leaves, treedef, dyn)
 
     def _record(self, key, args, kwargs, leaves, treedef, dyn):
@@ -469,7 +555,7 @@ class _Jitted:
                 staged[i], var = s, s._var
             in_vars.append(var)
         if treedef is None:
-            call_args, call_kwargs = self._merge_static(args, (staged[0],)), {}
+            call_args, call_kwargs = self._merge_static(args, staged), {}
         else:
             dyn_args, dyn_kwargs = tree_unflatten(treedef, staged)
             call_args = self._merge_static(args, dyn_args)
@@ -487,7 +573,11 @@ class _Jitted:
                 g.bit_generator.state = state
             self._plans[key] = _UNSTAGED
             return self.fun(*args, **kwargs)
-        plans = self._plans.setdefault(key, ([], out_def))[0]
+        except BaseException:
+            for g, state in gen_states:   # a caller that falls back to the untraced function
+                g.bit_generator.state = state   # then draws what it would have drawn
+            raise
+        plans = self._plans.setdefault(key, ([], _rebuilder(out_def)))[0]
         plans.insert(0, plan)
         del plans[MAX_PLANS_PER_SIGNATURE:]
         self.recordings += 1

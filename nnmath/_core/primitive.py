@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["Primitive", "Tracer", "primitive", "defvjp", "defjvp", "REGISTRY", "new_level",
-           "full_lower", "is_tracer"]
+           "full_lower", "is_tracer", "needs_rules", "call_plain"]
 
 #: Every registered primitive, by name. The test-suite checks each has VJP/JVP rules and a test row.
 REGISTRY: dict[str, "Primitive"] = {}
@@ -126,6 +126,22 @@ def shape_only(x: Any) -> Any:
 
 def is_tracer(x: Any) -> bool:
     return isinstance(x, Tracer)
+
+
+def needs_rules(x: Any) -> bool:
+    """Whether ``x`` is traced by a transform that needs derivative or batching rules: any tracer
+    except jit's staged values, which are plain values being recorded."""
+    return isinstance(x, Tracer) and not x._staged
+
+
+def call_plain(fn: Callable, *args, multiple_results: bool = False, **kwargs) -> Any:
+    """``fn(*args, **kwargs)`` for plain numpy code on values that need no rules (check
+    :func:`needs_rules` first): called directly, or recorded by jit as one step of its plan. Fast
+    paths for plain arrays use it, so that jit replays exactly the numbers an untraced call gives."""
+    for a in args:
+        if isinstance(a, Tracer):
+            return a._trace.stage(fn, args, kwargs, multiple=multiple_results)
+    return fn(*args, **kwargs)
 
 
 def full_lower(x: Any) -> Any:

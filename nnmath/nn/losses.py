@@ -53,8 +53,8 @@ import numpy as np
 from .. import numpy as mnp
 from .._core.batching import batch_elementwise
 from .._core.custom import stop_gradient
-from .._core.primitive import Tracer, defjvp, defvjp, primitive
-from ..numpy._helpers import physical, raw
+from .._core.primitive import call_plain, defjvp, defvjp, needs_rules, primitive
+from ..numpy._helpers import peek, physical, raw
 from ..scipy import special as _sps
 from ._lookup import from_config_dict
 
@@ -400,10 +400,14 @@ def _class_axis(fn: str, y_pred: Any, axis: int) -> int:
 
 
 def _log_softmax(z: Any, axis: int) -> Any:
-    """z − logsumexp(z) along ``axis``: plain numpy on arrays (fast), the differentiable composite
-    on traced values (so the rules below can themselves be differentiated)."""
-    if isinstance(z, Tracer):
+    """z − logsumexp(z) along ``axis``: plain numpy on arrays (fast; one recorded step under jit),
+    the differentiable composite on traced values (so the rules below can be differentiated)."""
+    if needs_rules(z):
         return _sps.log_softmax(z, axis=axis)
+    return call_plain(_log_softmax_plain, z, axis)
+
+
+def _log_softmax_plain(z: np.ndarray, axis: int) -> np.ndarray:
     shifted = z - np.maximum.reduce(z, axis=axis, keepdims=True)
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
@@ -541,22 +545,24 @@ def _sparse_labels(fn: str, y_true: Any, y_pred: Any, ax: int, ignore_class: int
         raise ValueError(f"{fn}: y_true must hold one integer class label per sample, of shape "
                          f"{without} (y_pred.shape={ps} without its class axis {ax}); received "
                          f"y_true.shape={ts}")
-    values = np.asarray(physical(t))
+    values = physical(t)        # checks on values are guards under jit (see nnmath.jit)
     if values.dtype.kind == "f":
-        ok = np.isfinite(values) & (values == np.round(values))
-        if not ok.all():
+        ok = mnp.isfinite(values) & (values == mnp.round(values))
+        if not mnp.all(ok):
+            v = peek(values)
+            bad = v[~(np.isfinite(v) & (v == np.round(v)))]
             raise ValueError(f"{fn}: y_true must hold integer class labels; received non-integer "
-                             f"values such as {values[~ok].ravel()[:3].tolist()}")
+                             f"values such as {bad.ravel()[:3].tolist()}")
     elif values.dtype.kind not in "iub":
         raise ValueError(f"{fn}: y_true must hold integer class labels; received dtype {values.dtype}")
     valid = None
     if ignore_class is not None:
         valid = t != ignore_class
-        values = values[np.asarray(physical(valid))]
-    if values.size and (values.min() < 0 or values.max() >= c):
+        values = mnp.where(physical(valid), values, 0)      # ignored labels: any valid class
+    if values.size and (mnp.min(values) < 0 or mnp.max(values) >= c):
+        v = peek(values)
         raise ValueError(f"{fn}: labels must lie in [0, {c}) for the {c} classes of y_pred "
-                         f"(y_pred.shape={ps}); received labels from {values.min():g} to "
-                         f"{values.max():g}")
+                         f"(y_pred.shape={ps}); received labels from {v.min():g} to {v.max():g}")
     return t, valid
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from .._core.batching import batch_elementwise
 from .._core.primitive import Primitive, Tracer, defjvp, defvjp, full_lower, primitive
 
-__all__ = ["elementwise", "linear", "nondifferentiable", "safe_mul", "Variadic", "raw", "physical"]
+__all__ = ["elementwise", "linear", "nondifferentiable", "safe_mul", "Variadic", "raw", "physical",
+           "peek"]
 
 
 def raw(x: Any) -> Any:
@@ -31,6 +32,13 @@ def physical(x: Any) -> Any:
     return x
 
 
+def peek(x: Any) -> np.ndarray:
+    """The numbers of ``x`` now, for an error message only (under jit: while recording, which is
+    when such a message is raised; replays re-record when the checked condition changes)."""
+    x = physical(x)
+    return np.asarray(x._primal if isinstance(x, Tracer) else x)
+
+
 def safe_mul(g: Any, d: Any) -> Any:
     """ḡ ⊙ d with the convention 0 · ∞ = 0 · NaN = 0.
 
@@ -43,9 +51,11 @@ def safe_mul(g: Any, d: Any) -> Any:
         return r              # a finite constant: nothing to guard
     if isinstance(r, Tracer):
         # Zero only where d is not finite: elsewhere ḡ·d is already right, and its derivative with
-        # respect to an enclosing transform (ḡ may be 0 here yet vary) must be kept.
-        bad = ~np.isfinite(physical(d)) if not isinstance(d, (int, float)) else None
-        if bad is not None and np.any(bad) and np.any(physical(g) == 0):
+        # respect to an enclosing transform (ḡ may be 0 here yet vary) must be kept. ḡ is tested
+        # first: it is often a constant without zeros (a mean's 1/n), which settles it at once
+        # (and under jit records no test at all).
+        if (not isinstance(d, (int, float)) and np.any(physical(g) == 0)
+                and not np.all(np.isfinite(physical(d)))):
             from ._elementwise import where
             r = where((raw(g) == 0) & ~_isfinite(raw(d)), 0.0, r)
     elif not np.isfinite(r).all():

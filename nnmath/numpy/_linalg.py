@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._core.batching import align, batch_leading, defbatch, logical_ndim
-from .._core.primitive import defjvp, defvjp, is_tracer, primitive
+from .._core.primitive import call_plain, defjvp, defvjp, is_tracer, needs_rules, primitive
 from ._elementwise import abs, astype, power, sqrt, where
 from ._helpers import nondifferentiable, raw
 from ._products import _matmul as _mm
@@ -452,8 +452,8 @@ def eigh(a, UPLO: str = "L") -> EighResult:
 def eigvalsh(a, UPLO: str = "L"):
     """``numpy.linalg.eigvalsh``: the eigenvalues of a symmetric matrix; λ̄ ↦ V diag(λ̄) Vᵀ."""
     a = _arr(a)
-    if not is_tracer(a):
-        return np.linalg.eigvalsh(a, UPLO=UPLO)
+    if not needs_rules(a):
+        return call_plain(np.linalg.eigvalsh, a, UPLO=UPLO)
     return eigh(a, UPLO)[0]
 
 
@@ -468,8 +468,8 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     a = _arr(a)
     _check_matrix("svd", a)
     if not compute_uv:
-        if not is_tracer(a):
-            return np.linalg.svd(a, compute_uv=False, hermitian=hermitian)
+        if not needs_rules(a):
+            return call_plain(np.linalg.svd, a, compute_uv=False, hermitian=hermitian)
         return _svd(a, full_matrices=False, hermitian=hermitian)[1]
     u, s, vh = _svd(a, full_matrices=bool(full_matrices), hermitian=bool(hermitian))
     return SVDResult(u, s, vh)
@@ -490,9 +490,11 @@ def qr(a, mode: str = "reduced"):
     _check_matrix("qr", a)
     if mode not in ("reduced", "complete", "r", "raw"):
         raise ValueError(f"qr: mode must be 'reduced', 'complete', 'r' or 'raw', got {mode!r}")
-    if not is_tracer(a):
-        out = np.linalg.qr(a, mode=mode)
-        return out if mode in ("r", "raw") else QRResult(*out)
+    if not needs_rules(a):
+        if mode == "r":
+            return call_plain(np.linalg.qr, a, mode=mode)
+        out = call_plain(np.linalg.qr, a, mode=mode, multiple_results=True)
+        return tuple(out) if mode == "raw" else QRResult(*out)
     m, n = a.shape[-2:]
     if mode == "raw" or (mode == "complete" and m > n):
         raise NotImplementedError(f"qr: mode={mode!r} is not differentiable for shape {a.shape}; "
@@ -740,8 +742,8 @@ def lstsq(a, b, rcond=None):
     rank-deficient A included, so that its shape never depends on the data.
     """
     a, b = _arr(a), _arr(b)
-    if not (is_tracer(a) or is_tracer(b)):
-        return LstsqResult(*np.linalg.lstsq(a, b, rcond=rcond))
+    if not (needs_rules(a) or needs_rules(b)):
+        return LstsqResult(*call_plain(np.linalg.lstsq, a, b, rcond=rcond, multiple_results=True))
     if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
         raise LinAlgError(f"lstsq: a must be (m, n) and b (m,) or (m, k) with the same m, got "
                           f"{a.shape} and {b.shape}")
@@ -761,10 +763,12 @@ def lstsq(a, b, rcond=None):
 
 def _no_rule(f, hint: str):
     def g(*args, **kwargs):
-        if any(is_tracer(x) for x in args):
+        if any(needs_rules(x) for x in args):
             raise NotImplementedError(f"numpy.linalg.{f.__name__} has no derivative rule in nnmath "
                                       f"({hint}); use nnmath.stop_gradient(x) for its value")
-        return f(*args, **kwargs)
+        if f is np.linalg.eig and any(is_tracer(x) for x in args):     # (w, v): two results
+            return call_plain(f, *args, multiple_results=True, **kwargs)
+        return call_plain(f, *args, **kwargs)
 
     g.__name__ = g.__qualname__ = f.__name__
     g.__doc__ = f"``numpy.linalg.{f.__name__}`` on plain arrays; not differentiable ({hint})."

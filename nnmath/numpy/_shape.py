@@ -497,26 +497,35 @@ def repeat(a, repeats, axis=None):
     return take(a, index, axis=axis)
 
 
+def _gather(a, key: tuple):
+    """``a[key]``, also for a plain array indexed by index arrays that jit is recording."""
+    if not hasattr(a, "_trace"):
+        staged = next((k for k in key if getattr(k, "_staged", False)), None)
+        if staged is not None:
+            return staged._trace.stage(_getitem_impl, (a,), {"idx": key})
+    return a[key]
+
+
 def take(a, indices, axis=None):
     """``numpy.take``, as indexing."""
     a = _arr(a)
     if axis is None:
-        return ravel(a)[raw(indices)]
+        return _gather(ravel(a), (_index_array(indices),))
     axis = int(axis) % a.ndim
-    return a[(slice(None),) * axis + (np.asarray(raw(indices)),)]
+    return _gather(a, (slice(None),) * axis + (_index_array(indices),))
 
 
 def take_along_axis(arr, indices, axis):
     """``numpy.take_along_axis``, as indexing with broadcast index arrays."""
     arr = _arr(arr)
-    indices = np.asarray(raw(indices))
+    indices = _index_array(indices)
     if axis is None:
-        return ravel(arr)[indices]
+        return _gather(ravel(arr), (indices,))
     axis = int(axis) % arr.ndim
     idx = [np.arange(n).reshape([-1 if i == d else 1 for i in range(indices.ndim)])
            for d, n in enumerate(indices.shape)]
     idx[axis] = indices
-    return arr[tuple(idx)]
+    return _gather(arr, tuple(idx))
 
 
 def sort(a, axis=-1):

@@ -127,9 +127,35 @@ def logit(x):
     return E.log(x) - E.log1p(-x)
 
 
+def _softmax_impl(x, axis):
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))     # shifted: never overflows
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    return e
+
+
+def _softmax_batch(size, vals, bat, axis):
+    return _softmax(vals[0], axis=None if axis is None else tuple(a + 1 for a in axis))
+
+
+# y = eˣ / Σ eˣ (stable)      x̄ = y ⊙ (ȳ − Σ ȳ ⊙ y)      ẏ = y ⊙ (ẋ − Σ ẋ ⊙ y)     (sums over axis)
+_softmax = primitive("softmax", _softmax_impl)
+_softmax.saves = "ans"
+_softmax.batch = _softmax_batch
+defvjp(_softmax, lambda g, y, x, axis: y * (g - _sum(g * y, axis=axis, keepdims=True)))
+defjvp(_softmax, lambda t, y, x, axis: y * (t - _sum(t * y, axis=axis, keepdims=True)))
+
+
 def softmax(x, axis=None):
-    """``scipy.special.softmax``: e^(x − logsumexp x)."""
-    return E.exp(log_softmax(x, axis=axis))
+    """``scipy.special.softmax``: eˣ / Σ eˣ over ``axis`` (all axes if None), shifted by the max so
+    it never overflows; one primitive, so its VJP is the three-operation y ⊙ (ȳ − Σ ȳ ⊙ y)."""
+    if not hasattr(x, "ndim"):
+        x = np.asarray(x)
+    if x.ndim == 0:
+        return E.exp(x - x)       # softmax of one number: 1 (0 derivative, by the same rule)
+    axis = _norm_axis(axis, x.ndim)
+    if axis is None and x.ndim:
+        axis = tuple(range(x.ndim))
+    return _softmax(x, axis=axis)
 
 
 def log_softmax(x, axis=None):

@@ -31,7 +31,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._core.transforms import value_and_grad
 from ..nn.layers.base import Layer
 from ..nn.layers.core import InputLayer
 from ..nn.layers.merge import _Merge
@@ -180,7 +179,6 @@ class Functional(_BaseModel):
         self._check_unique_names()
         self._by_name = {l.name: l for l in self.layers}
         self._flatten_weights()
-        self._value_and_grad = value_and_grad(self._loss_value, has_aux=True)
         self.built = True
 
     # ------------------------------------------------------------------ the graph

@@ -23,6 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import numpy as mnp
+from .._core.jit import ConcretizationError, jit
 from .._core.transforms import value_and_grad
 from ..nn.layers.base import Layer
 from . import data as _data
@@ -144,19 +146,31 @@ class Model:
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence | None = None,
-                loss_weights: Any = None) -> None:
+                loss_weights: Any = None, run_eagerly: bool = False, jit_compile: bool | str = "auto"
+                ) -> None:
         """Configure training (Keras): optimizer and loss by name or object, metrics by name or
-        object ('accuracy' is resolved from the loss and the shapes at the first fit/evaluate)."""
+        object ('accuracy' is resolved from the loss and the shapes at the first fit/evaluate).
+
+        ``jit_compile`` (Keras' name): ``"auto"`` records the training step once per batch shape
+        with :func:`nnmath.jit` and replays it, falling back to tracing every step if a layer or
+        loss cannot be recorded; ``True`` makes that an error; ``False`` (or ``run_eagerly=True``)
+        traces every step. Both give the same numbers (jit replays the same numpy calls).
+        """
         from .. import optimizers as _optimizers
         from ..nn import losses as _losses
         if loss is None:
             raise ValueError("compile: a loss is required (e.g. loss='mse')")
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}")
         self.optimizer = _optimizers.get(optimizer)
         self.loss = _losses.get(loss)
         self.loss_weight = 1.0 if loss_weights is None else float(np.ravel(loss_weights)[0])
         self._metric_specs = list(metrics or [])
         self.compiled_metrics = []
         self._opt_ready = False
+        self.run_eagerly = bool(run_eagerly)
+        self.jit_compile = False if run_eagerly else jit_compile
+        self._jitted = {}           # step name → nnmath.jit of it (recorded again after compile)
 
     def _resolve_metrics(self, y_true: np.ndarray, y_pred_shape: tuple) -> None:
         if self.compiled_metrics or not self._metric_specs:
@@ -176,12 +190,14 @@ class Model:
             self._opt_ready = True
 
     # ------------------------------------------------------------------ one step
-    def _loss_value(self, leaves, x, y, sample_weight, rng):
+    def _loss_value(self, leaves, state, x, y, sample_weight, rng):
         """The training loss as a function of the trainable weights in flat-buffer order (a
         list, so the gradient comes back ready to concatenate into the flat buffer)."""
         params = self._params_of(leaves)
-        y_pred, new_state = self.apply_with_state(params, x, training=True, rng=rng)
-        loss = self.loss(y, y_pred, sample_weight=sample_weight) * self.loss_weight
+        y_pred, new_state = self.apply_with_state(params, x, training=True, rng=rng, state=state)
+        loss = self.loss(y, y_pred, sample_weight=sample_weight)
+        if self.loss_weight != 1.0:
+            loss = loss * self.loss_weight
         for l in self.layers:
             if l.name in params:
                 reg = l.regularization_loss(params[l.name])
@@ -189,15 +205,79 @@ class Model:
                     loss = loss + reg
         return loss, (y_pred, new_state)
 
-    def _train_step(self, x, y, sample_weight, rng):
-        (loss, (y_pred, new_state)), grads = self._value_and_grad(self._leaf_views, x, y, sample_weight, rng)
+    def _state_slots(self) -> list:
+        """(layer name, weight name) of every non-trainable weight, in a fixed order."""
+        return [(l.name, k) for l in self.layers for k in l.state]
+
+    def _gradient_step(self, x, y, sample_weight, rng, *weights):
+        """One batch's loss, predictions, gradient as one flat array (None without trainable
+        weights) and new non-trainable weights (in :meth:`_state_slots` order, None where a layer
+        keeps its value): everything a training step computes but the optimizer's in-place update.
+        ``weights``: the trainable weights in flat-buffer order, then the non-trainable ones. A pure
+        function of flat arguments, so that :func:`nnmath.jit` records it and replays it cheaply."""
+        n = len(self._slots)
+        slots = self._state_slots()
+        _, state = self._weights_of(weights)
+        (loss, (y_pred, new_state)), grads = value_and_grad(self._loss_value, has_aux=True)(
+            list(weights[:n]), state, x, y, sample_weight, rng)
+        flat = None
         if grads:
-            flat_grads = np.concatenate([np.ravel(g) for g in grads]) if len(grads) > 1 else np.ravel(grads[0])
-            self.optimizer.update_flat(self.flat_params, flat_grads.astype(self.flat_params.dtype, copy=False))
-        for lname, updates in new_state.items():
-            layer = self._by_name[lname]
-            for k, v in updates.items():
-                layer.values[k][...] = v
+            flat = mnp.concatenate([mnp.ravel(g) for g in grads]) if len(grads) > 1 else mnp.ravel(grads[0])
+            if flat.dtype != self.flat_params.dtype:
+                flat = mnp.astype(flat, self.flat_params.dtype)
+        return (loss, y_pred, flat) + tuple(new_state.get(l, {}).get(k) for l, k in slots)
+
+    def _weights_of(self, weights: Sequence) -> tuple[dict, dict]:
+        """(params, state) dicts from the trainable then non-trainable weights in flat order."""
+        n = len(self._slots)
+        state: dict = {}
+        for (lname, k), v in zip(self._state_slots(), weights[n:]):
+            state.setdefault(lname, {})[k] = v
+        return self._params_of(weights[:n]), state
+
+    def _all_weights(self) -> list:
+        """The arrays :meth:`_weights_of` takes, as the layers hold them now (a layer shared with
+        another model may have moved into that model's buffer): trainable, then the rest."""
+        by_name = self._by_name
+        return ([by_name[l].values[k] for l, k in self._slots]
+                + [by_name[l].values[k] for l, k in self._state_slots()])
+
+    def _predict_step(self, x, *weights):
+        params, state = self._weights_of(weights)
+        return self._forward(params, x, False, None, state, False)[0]
+
+    def _test_step(self, x, y, sample_weight, *weights):
+        y_pred = self._predict_step(x, *weights)
+        return self.loss(y, y_pred, sample_weight=sample_weight), y_pred
+
+    def _run(self, step: str, *args):
+        """Run the step method named ``step``, recorded and replayed by :func:`nnmath.jit` unless
+        compile said not to; ``jit_compile="auto"`` falls back to tracing every call if a layer or
+        loss cannot be recorded (as Keras' "auto" falls back from XLA)."""
+        setting = getattr(self, "jit_compile", "auto")
+        if setting:
+            jitted = self.__dict__.setdefault("_jitted", {})
+            fn = jitted.get(step)
+            if fn is None:
+                fn = jitted[step] = jit(getattr(self, step))
+            try:
+                return fn(*args)
+            except ConcretizationError:
+                if setting is True:
+                    raise
+                self.jit_compile = False
+        return getattr(self, step)(*args)
+
+    def _train_step(self, x, y, sample_weight, rng):
+        weights = self._all_weights()
+        state_views = weights[len(self._slots):]
+        loss, y_pred, flat_grads, *new_state = self._run("_gradient_step", x, y, sample_weight, rng,
+                                                         *weights)
+        if flat_grads is not None:
+            self.optimizer.update_flat(self.flat_params, flat_grads)
+        for view, v in zip(state_views, new_state):
+            if v is not None:
+                view[...] = v
         return float(loss), y_pred
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
@@ -306,8 +386,8 @@ class Model:
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
-        params, state = self.params, self.state
-        outs = [self._forward(params, x[idx], False, None, state, False)[0]
+        weights = self._all_weights()
+        outs = [self._run("_predict_step", x[idx], *weights)
                 for idx in _data.batches(len(x), batch_size)]
         return np.concatenate(outs, axis=0) if outs else np.zeros((0,) + self.output_shape[1:])
 
@@ -323,18 +403,18 @@ class Model:
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
-        params, state = self.params, self.state
+        weights = self._all_weights()
         loss_mean = _RunningMean()
         for m in self.compiled_metrics:
             m.reset_state()
         for idx in _data.batches(len(x), batch_size):
-            y_pred = self._forward(params, x[idx], False, None, state, False)[0]
             swb = None if sample_weight is None else sample_weight[idx]
-            self._resolve_metrics(y[idx], y_pred.shape)      # no-op once resolved
-            loss_mean.update(float(self.loss(y[idx], y_pred, sample_weight=swb)) * self.loss_weight,
-                             len(idx))
+            yb = y[idx]
+            loss, y_pred = self._run("_test_step", x[idx], yb, swb, *weights)
+            self._resolve_metrics(yb, y_pred.shape)      # no-op once resolved
+            loss_mean.update(float(loss) * self.loss_weight, len(idx))
             for m in self.compiled_metrics:
-                m.update_state(y[idx], y_pred, swb)
+                m.update_state(yb, y_pred, swb)
         metrics = self.compiled_metrics
         logs = {"loss": loss_mean.result()}
         logs.update({m.name: float(m.result()) for m in metrics})
@@ -442,7 +522,6 @@ class Sequential(Model):
         self.output_shape = shape
         self._by_name = {l.name: l for l in self.layers}
         self._flatten_weights()
-        self._value_and_grad = value_and_grad(self._loss_value, has_aux=True)
         self.built = True
 
     def _build_from(self, x: np.ndarray) -> None:

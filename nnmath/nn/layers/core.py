@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import numpy as mnp
 from ..._core.jit import check_random_source
-from ...numpy._helpers import physical
+from ...numpy._helpers import peek, physical
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
@@ -393,15 +393,16 @@ class Embedding(Layer):
 
     def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
         x = as_input(x)
-        values = np.asarray(physical(x))
+        values = physical(x)        # checks on values are guards under jit (see nnmath.jit)
         if values.dtype.kind not in "iub":
-            if values.dtype.kind != "f" or not np.all(values == np.round(values)):
+            if values.dtype.kind != "f" or not mnp.all(values == mnp.round(values)):
                 raise input_error(self, "integer indices", values.shape)
-        if values.size and (values.min() < 0 or values.max() >= self.input_dim):
+        if values.size and (mnp.min(values) < 0 or mnp.max(values) >= self.input_dim):
+            v = peek(values)
             raise ValueError(f"Input of layer {self.name!r} (Embedding): indices must lie in "
                              f"[0, input_dim={self.input_dim}), received values in "
-                             f"[{values.min()}, {values.max()}]")
-        idx = x if values.dtype.kind in "iu" else np.asarray(values, dtype=np.intp)
+                             f"[{v.min()}, {v.max()}]")
+        idx = x if values.dtype.kind in "iu" else mnp.astype(values, np.intp)
         return mnp.take(params["embeddings"], idx, axis=0)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
