@@ -372,9 +372,14 @@ def _codegen(program: list, in_vars: list, out_specs: list):
             namespace[name] = obj
         return name
 
+    number: dict = {}            # variables renumbered in order of definition, for reading
+
+    def var(v: int) -> str:
+        return f"v{number.setdefault(v, len(number))}"
+
     def expr(spec) -> str:
         if spec[0] == "v":
-            return f"v{spec[1]}"
+            return var(spec[1])
         if spec[0] == "c":
             return const(spec[1])
         items = ", ".join(expr(s) for s in spec[2])
@@ -390,11 +395,11 @@ def _codegen(program: list, in_vars: list, out_specs: list):
                 for v in _vars_of(s):
                     last[v] = i
     keep = {s[1] for s in out_specs if s[0] == "v"}
-    lines = [f"def plan({', '.join(f'v{v}' for v in in_vars)}):"]
+    lines = [f"def plan({', '.join(var(v) for v in in_vars)}):"]
     for i, entry in enumerate(program):
         if entry[0] == "guard":
-            _, kind, var, expected = entry
-            v = f"v{var}"
+            _, kind, v_id, expected = entry
+            v = var(v_id)
             if kind == "bool":
                 lines.append(f"    if {'not ' if expected else ''}{v}: raise _GuardFailed")
             elif kind == "index":
@@ -414,16 +419,16 @@ def _codegen(program: list, in_vars: list, out_specs: list):
                 call = f"{args[0]}.{fn}({', '.join(args[1:])})"
             else:
                 call = f"{const(fn)}({', '.join(args)})"
-            target = ", ".join(f"v{o}" for o in outs) + ("," if multiple and len(outs) == 1 else "")
+            target = ", ".join(var(o) for o in outs) + ("," if multiple and len(outs) == 1 else "")
             label = fn if is_method else getattr(fn, "__name__", type(fn).__name__)
             lines.append(f"    {target} = {call}  # {label}")
         dead = [v for v, j in last.items() if j == i and v not in keep]
         if dead:
-            lines.append(f"    del {', '.join(f'v{v}' for v in sorted(dead))}")
+            lines.append(f"    del {', '.join(var(v) for v in sorted(dead, key=number.__getitem__))}")
     outs = []
     for s in out_specs:
         if s[0] == "v":
-            outs.append(f"v{s[1]}")
+            outs.append(var(s[1]))
         elif isinstance(s[1], np.ndarray):
             outs.append(f"{const(s[1])}.copy()")   # callers own their results
         else:
@@ -599,10 +604,15 @@ class _Jitted:
         return tuple(args[i] if i in self.static_argnums else next(it) for i in range(len(args)))
 
     def plan_source(self, *args, **kwargs) -> str:
-        """The Python source of the plan for these arguments (recording it if needed)."""
+        """The Python source of every plan recorded so far (recording one for these arguments
+        first, if needed): what a replay runs, one numpy call per line."""
         self(*args, **kwargs)
-        return next(iter(self._plans.values()))[0][0].source if len(self._plans) == 1 else "\n".join(
-            p.source for plans, _ in self._plans.values() for p in plans)
+        sources = [p.source for entry in self._plans.values() if entry is not _UNSTAGED
+                   for p in entry[0]]
+        if not sources:
+            raise ValueError("jit: these arguments reach a value of an enclosing transform, so "
+                             "the function runs untraced and has no plan")
+        return "\n".join(sources)
 
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),

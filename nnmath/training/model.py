@@ -154,7 +154,9 @@ class Model:
         ``jit_compile`` (Keras' name): ``"auto"`` records the training step once per batch shape
         with :func:`nnmath.jit` and replays it, falling back to tracing every step if a layer or
         loss cannot be recorded; ``True`` makes that an error; ``False`` (or ``run_eagerly=True``)
-        traces every step. Both give the same numbers (jit replays the same numpy calls).
+        traces every step. Both give the same numbers (jit replays the same numpy calls). As with
+        Keras' compiled steps, Python attributes of layers and of the loss (a dropout rate, a
+        ``from_logits`` flag) are read when a step is recorded: compile again after changing them.
         """
         from .. import optimizers as _optimizers
         from ..nn import losses as _losses
