@@ -42,8 +42,8 @@ def _relu_impl(x):
 
 
 def _relu_slope(y):
-    ry = raw(y)
-    return (ry > 0).astype(ry.dtype)       # [y > 0] = [x > 0]: the tape keeps only y
+    return raw(y) > 0       # [y > 0] = [x > 0] (the tape keeps only y); a bool mask multiplies
+                            # as 0/1 in the other operand's dtype
 
 
 # y = max(x, 0)                   x̄ = ȳ ⊙ [x > 0]      ẏ = ẋ ⊙ [x > 0]      (relu′(0) = 0)

@@ -163,6 +163,14 @@ class CallbackList(Callback):
         return self._history
 
     @property
+    def has_batch_hooks(self) -> bool:
+        """Whether some callback overrides a training-batch hook (Keras skips the per-batch logs
+        when none does, and so does ``fit``)."""
+        hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+        return any(getattr(type(cb), h) is not getattr(Callback, h)
+                   for cb in self.callbacks for h in hooks)
+
+    @property
     def progbar(self) -> ProgbarLogger | None:
         return self._progbar
 

@@ -25,11 +25,17 @@ import numpy as np
 
 from .. import numpy as mnp
 from .._core.jit import ConcretizationError, jit
+from .._core.primitive import call_plain, needs_rules
 from .._core.transforms import value_and_grad
 from ..nn.layers.base import Layer
 from . import data as _data
 
 __all__ = ["Model", "Sequential"]
+
+
+def _concatenate_raveled(*arrays: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The arrays raveled and concatenated into one new array of ``dtype``."""
+    return np.concatenate([a.ravel() for a in arrays], dtype=dtype, casting="same_kind")
 
 
 class Model:
@@ -223,10 +229,12 @@ class Model:
         (loss, (y_pred, new_state)), grads = value_and_grad(self._loss_value, has_aux=True)(
             list(weights[:n]), state, x, y, sample_weight, rng)
         flat = None
-        if grads:
-            flat = mnp.concatenate([mnp.ravel(g) for g in grads]) if len(grads) > 1 else mnp.ravel(grads[0])
-            if flat.dtype != self.flat_params.dtype:
-                flat = mnp.astype(flat, self.flat_params.dtype)
+        dtype = self.flat_params.dtype
+        if grads and any(needs_rules(g) for g in grads):     # the step itself differentiated
+            flat = mnp.concatenate([mnp.ravel(g) for g in grads])
+            flat = flat if flat.dtype == dtype else mnp.astype(flat, dtype)
+        elif grads:                                          # one numpy call (one step under jit)
+            flat = call_plain(_concatenate_raveled, *grads, dtype=dtype)
         return (loss, y_pred, flat) + tuple(new_state.get(l, {}).get(k) for l, k in slots)
 
     def _weights_of(self, weights: Sequence) -> tuple[dict, dict]:
@@ -352,9 +360,10 @@ class Model:
             loss_mean.reset()
             cbl.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else None
-            logs: dict = {}
+            batch_hooks = cbl.has_batch_hooks      # without them, no per-batch logs (as Keras)
             for step, idx in enumerate(_data.batches(n, batch_size, order)):
-                cbl.on_train_batch_begin(step)
+                if batch_hooks:
+                    cbl.on_train_batch_begin(step)
                 xb, yb = x[idx], y[idx]
                 swb = None if sample_weight is None else sample_weight[idx]
                 loss, y_pred = self._train_step(xb, yb, swb, rng)
@@ -363,11 +372,14 @@ class Model:
                 loss_mean.update(loss, len(idx))
                 for m in self.compiled_metrics:
                     m.update_state(yb, y_pred, swb)
-                logs = {"loss": loss_mean.result()}
-                logs.update({m.name: float(m.result()) for m in self.compiled_metrics})
-                cbl.on_train_batch_end(step, dict(logs, batch_loss=loss))
+                if batch_hooks:
+                    logs = {"loss": loss_mean.result()}
+                    logs.update({m.name: float(m.result()) for m in self.compiled_metrics})
+                    cbl.on_train_batch_end(step, dict(logs, batch_loss=loss))
                 if self.stop_training:
                     break
+            logs = {"loss": loss_mean.result()}
+            logs.update({m.name: float(m.result()) for m in self.compiled_metrics})
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self.evaluate(*val[:2], sample_weight=val[2],
                                          batch_size=validation_batch_size or batch_size,
