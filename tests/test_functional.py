@@ -167,11 +167,19 @@ def test_two_inputs_concatenated_predict_and_apply():
     with pytest.raises(ValueError, match=r"input 'b'.*\(batch, 2\).*\(40, 3\)"):
         model.predict([A, A])
     model.compile(optimizer="adam", loss="mse")
-    with pytest.raises(NotImplementedError, match="single-input"):
-        model.fit([A, B], np.zeros((40, 4)), verbose=0)
+    with pytest.raises(ValueError, match=r"2 inputs \['a', 'b'\]; pass x as a list of 2"):
+        model.fit(A, np.zeros((40, 4)), verbose=0)
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        model.fit([A, B[:30]], np.zeros((40, 4)), verbose=0)
+    target = np.concatenate([A, B], 1).astype(np.float32) @ np.ones((5, 4), np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.05), loss="mse")
+    before = model.evaluate([A, B], target, verbose=0)
+    history = model.fit({"a": A, "b": B}, target, epochs=30, batch_size=8, verbose=0)   # by name
+    assert history.history["loss"][-1] < 0.5 * before
+    assert model.evaluate([A, B], target, verbose=0) < 1e-3        # a linear target: learnt
 
 
-def test_several_outputs_predict_and_fit_refuses_clearly():
+def test_several_outputs_predict_and_clear_errors():
     x = Input((3,))
     h = layers.Dense(5, activation="relu")(x)
     y1, y2 = layers.Dense(1)(h), layers.Dense(2)(h)
@@ -182,8 +190,70 @@ def test_several_outputs_predict_and_fit_refuses_clearly():
     assert [o.shape for o in out] == [(7, 1), (7, 2)]
     np.testing.assert_allclose(out[1], model.apply(model.params, X)[1], rtol=1e-6)
     model.compile(optimizer="adam", loss="mse")
-    with pytest.raises(NotImplementedError, match="2 outputs.*single-output"):
+    with pytest.raises(ValueError, match=r"2 outputs .*pass y as a list of 2"):
         model.fit(X, np.zeros((7, 1)), verbose=0)
+    with pytest.raises(ValueError, match=r"loss has 3 entries for the model's 2 outputs"):
+        model.compile(optimizer="adam", loss=["mse", "mse", "mae"])
+    with pytest.raises(ValueError, match=r"loss is a dict with keys \['nope'\]"):
+        model.compile(optimizer="adam", loss={"nope": "mse"})
+    with pytest.raises(ValueError, match="class_weight is for single-output"):
+        model.fit(X, [np.zeros((7, 1)), np.zeros((7, 2))], class_weight={0: 1.0}, verbose=0)
+
+
+def _two_headed(seed=0):
+    keras.utils.set_random_seed(seed)
+    x = Input((4,), name="features")
+    h = layers.Dense(8, activation="tanh", name="trunk")(x)
+    reg = layers.Dense(1, name="value")(h)
+    cls = layers.Dense(3, activation="softmax", name="label")(h)
+    return Model(x, [reg, cls])
+
+
+def test_several_outputs_train_on_the_weighted_sum_of_their_losses_with_keras_logs():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(64, 4)).astype(np.float32)
+    value = X[:, :1] * 2.0 - X[:, 1:2]
+    labels = (X[:, 2] > 0).astype(int) + (X[:, 3] > 0.5)
+    model = _two_headed()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.03),
+                  loss={"value": "mse", "label": "sparse_categorical_crossentropy"},
+                  loss_weights={"value": 0.5, "label": 2.0}, metrics={"label": ["accuracy"]})
+    # the loss is Σ w_k · loss_k of the outputs, by the loss functions themselves
+    pv, pl = model.predict(X)
+    want = 0.5 * keras.losses.mean_squared_error(value, pv).mean() + 2.0 * np.mean(
+        keras.losses.sparse_categorical_crossentropy(labels, pl))
+    logs = model.evaluate(X, [value, labels], verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "value_loss", "label_loss", "label_accuracy"}
+    assert logs["loss"] == pytest.approx(want, rel=1e-5)
+    assert logs["loss"] == pytest.approx(0.5 * logs["value_loss"] + 2.0 * logs["label_loss"], rel=1e-6)
+    history = model.fit(X, {"value": value, "label": labels}, epochs=40, batch_size=16,
+                        validation_split=0.25, verbose=0)
+    h = history.history
+    assert set(h) >= {"loss", "value_loss", "label_loss", "label_accuracy", "val_loss",
+                      "val_value_loss", "val_label_loss", "val_label_accuracy"}
+    assert h["loss"][-1] < 0.5 * h["loss"][0] and h["label_accuracy"][-1] > 0.8
+    assert model.train_on_batch(X, [value, labels], return_dict=True).keys() == logs.keys()
+
+
+def test_several_outputs_save_load_and_record_steps_like_tracing(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(32, 4)).astype(np.float32)
+    Y = [X[:, :1] ** 2, np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]]
+    runs = []
+    for jit_compile in (False, True):
+        model = _two_headed(seed=5)
+        model.compile("adam", ["mse", "categorical_crossentropy"], loss_weights=[1.0, 0.3],
+                      metrics=[[], ["accuracy", "mae"]], jit_compile=jit_compile)
+        runs.append((model, model.fit(X, Y, epochs=3, batch_size=8, verbose=0).history))
+    assert runs[0][1] == runs[1][1]                    # recorded steps: the same numbers
+    model = runs[1][0]
+    path = str(tmp_path / "two.nnmath")
+    model.save(path)
+    back = keras.models.load_model(path)
+    for a, b in zip(back.predict(X), model.predict(X)):
+        np.testing.assert_array_equal(a, b)
+    assert back.evaluate(X, Y, verbose=0, return_dict=True) == model.evaluate(X, Y, verbose=0,
+                                                                            return_dict=True)
 
 
 def test_grad_and_hessian_with_respect_to_model_params():

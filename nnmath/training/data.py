@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_array", "check_finite", "check_xy", "validation_split", "class_weights_to_sample_weights",
+__all__ = ["as_array", "check_finite", "check_xy", "check_data", "validation_split", "class_weights_to_sample_weights",
            "batches", "set_random_seed", "global_rng", "to_categorical"]
 
 _GLOBAL = {"rng": np.random.default_rng()}
@@ -48,37 +48,97 @@ def check_finite(arr: np.ndarray, name: str) -> None:
 
 
 def check_xy(x: Any, y: Any = None, sample_weight: Any = None, what: str = "fit"):
-    x = as_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError(f"{what}: x must have a batch axis, got a scalar")
-    if len(x) == 0:
+    """One input array, one target array (or None) and sample weights, checked (see
+    :func:`check_data`)."""
+    xs, ys, sample_weight = check_data(x, y, sample_weight, what)
+    return xs[0], (None if ys is None else ys[0]), sample_weight
+
+
+def check_data(x: Any, y: Any = None, sample_weight: Any = None, what: str = "fit",
+               input_names: list | None = None, output_names: list | None = None,
+               finite: bool = True):
+    """Inputs and targets as lists of arrays (one per model input / output), checked: numeric,
+    finite, non-empty, and the same number of samples everywhere.
+
+    A model with several inputs (outputs) takes a list or tuple with one array per input, or a
+    dict keyed by the input (output) layers' names, as Keras does; a single one takes an array.
+    """
+    xs = _arrays(x, "x", input_names or ["input"], what)
+    n = len(xs[0])
+    if n == 0:
         raise ValueError(f"{what}: x is empty (0 samples)")
-    check_finite(x, "x")
+    for name, a in _named(xs, "x"):
+        if len(a) != n:
+            raise ValueError(f"{what}: the inputs have different numbers of samples "
+                             f"{[len(v) for v in xs]}; they must match")
+        if finite:              # predict computes on whatever it is given, as Keras
+            check_finite(a, name)
+    ys = None
     if y is not None:
-        y = as_array(y, "y")
-        if len(y) != len(x):
-            raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}; they must match")
-        check_finite(y, "y")
+        ys = _arrays(y, "y", output_names or ["output"], what)
+        for name, a in _named(ys, "y"):
+            if len(a) != n:
+                raise ValueError(f"{what}: x has {n} samples but {name} has {len(a)}; they must match")
+            check_finite(a, name)
     if sample_weight is not None:
         sample_weight = as_array(sample_weight, "sample_weight").astype(np.float64)
-        if sample_weight.shape != (len(x),):
-            raise ValueError(f"{what}: sample_weight must have shape ({len(x)},), got "
-                             f"{sample_weight.shape}")
+        if sample_weight.shape != (n,):
+            raise ValueError(f"{what}: sample_weight must have shape ({n},) (one weight per sample, "
+                             f"shared by every output), got {sample_weight.shape}")
         check_finite(sample_weight, "sample_weight")
-    return x, y, sample_weight
+    return xs, ys, sample_weight
+
+
+def _named(arrays: list, name: str):
+    return [(name if len(arrays) == 1 else f"{name}[{i}]", a) for i, a in enumerate(arrays)]
+
+
+def _arrays(v: Any, name: str, names: list, what: str) -> list:
+    """``v`` as a list of ``len(names)`` arrays, each with a batch axis."""
+    k = len(names)
+    if isinstance(v, dict):
+        unknown = sorted(set(v) - set(names))
+        missing = [m for m in names if m not in v]
+        if unknown or missing:
+            raise ValueError(f"{what}: {name} is a dict with keys {sorted(v)}; the model's "
+                             f"{'inputs' if name == 'x' else 'outputs'} are {names}")
+        v = [v[m] for m in names]
+    elif k == 1:
+        if isinstance(v, (list, tuple)) and len(v) == 1 and isinstance(v[0], np.ndarray):
+            v = v[0]             # [x] for a one-input model, as Keras accepts
+        v = [v]
+    elif not isinstance(v, (list, tuple)) or len(v) != k:
+        got = f"a list of {len(v)}" if isinstance(v, (list, tuple)) else type(v).__name__
+        raise ValueError(f"{what}: the model has {k} {'inputs' if name == 'x' else 'outputs'} "
+                         f"{names}; pass {name} as a list of {k} arrays (or a dict keyed by those "
+                         f"names), received {got}")
+    out = []
+    for label, a in _named(list(v), name):
+        a = as_array(a, label)
+        if a.ndim == 0:
+            raise ValueError(f"{what}: {label} must have a batch axis, got a scalar")
+        out.append(a)
+    return out
 
 
 def validation_split(x, y, sample_weight, split: float):
-    """Keras: the last ``split`` fraction, before shuffling, is the validation set."""
+    """Keras: the last ``split`` fraction, before shuffling, is the validation set. ``x`` and
+    ``y`` are arrays or lists of arrays (several inputs or outputs)."""
     if not 0.0 <= split < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {split}")
-    n = len(x)
+    n = len(x[0]) if isinstance(x, list) else len(x)
     at = int(math.ceil(n * (1.0 - split)))
     if at == 0 or at == n:
         raise ValueError(f"validation_split={split} leaves {'no training' if at == 0 else 'no validation'} "
                          f"samples out of {n}")
-    sw = (None, None) if sample_weight is None else (sample_weight[:at], sample_weight[at:])
-    return (x[:at], y[:at], sw[0]), (x[at:], y[at:], sw[1])
+
+    def cut(a, part):
+        if a is None:
+            return None
+        sl = slice(None, at) if part == 0 else slice(at, None)
+        return [v[sl] for v in a] if isinstance(a, list) else a[sl]
+
+    return tuple(tuple(cut(a, part) for a in (x, y, sample_weight)) for part in (0, 1))
 
 
 def labels_of(y: np.ndarray) -> np.ndarray:

@@ -317,15 +317,12 @@ class Functional(_BaseModel):
                        and v.dtype != t.dtype else v)
         return out[0] if self._single_in else out
 
-    def _require_single(self, what: str) -> None:
-        if not self._single_out:
-            raise NotImplementedError(f"{what}: model {self.name!r} has {len(self.outputs)} outputs; "
-                                      f"{what} supports single-output models only (predict and apply "
-                                      f"work with several outputs)")
-        if not self._single_in:
-            raise NotImplementedError(f"{what}: model {self.name!r} has {len(self.inputs)} inputs; "
-                                      f"{what} supports single-input models only (predict and apply "
-                                      f"work with several inputs)")
+    def _input_names(self) -> list:
+        return [t.node.layer.name for t in self.inputs]
+
+    def _output_names(self) -> list:
+        names = [t.node.layer.name for t in self.outputs]
+        return [n if names.count(n) == 1 else f"{n}_{k}" for k, n in enumerate(names)]
 
     def _ensure_optimizer(self) -> None:
         """Re-pack the flat buffer if the layers' weights moved since (a layer reused by another
@@ -337,44 +334,6 @@ class Functional(_BaseModel):
         elif any(self._by_name[l].values[k] is not v for (l, k), v in zip(self._slots, self._leaf_views)):
             self._flatten_weights()
         super()._ensure_optimizer()
-
-    # ------------------------------------------------------------------ Keras methods
-    def fit(self, x=None, y=None, *args, **kwargs):
-        self._require_single("fit")
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._require_single("evaluate")
-        return super().evaluate(x, y, *args, **kwargs)
-
-    def train_on_batch(self, x, y, *args, **kwargs):
-        self._require_single("train_on_batch")
-        return super().train_on_batch(x, y, *args, **kwargs)
-
-    def predict(self, x, batch_size=None, verbose=0):
-        """Outputs in inference mode, in batches (default 32); a list of arrays for several
-        inputs and returns a list for several outputs."""
-        if self._single_in and self._single_out:
-            return super().predict(x, batch_size=batch_size, verbose=verbose)
-        xs = [_data.as_array(v, f"x[{i}]") for i, v in enumerate(self._input_list(x, "predict"))]
-        xs = self._input_list(self._cast(xs[0] if self._single_in else xs), "predict")
-        self._check_shapes([v.shape for v in xs], "predict")
-        n = len(xs[0])
-        if any(len(v) != n for v in xs):
-            raise ValueError(f"predict: the inputs have different numbers of samples "
-                             f"{[len(v) for v in xs]}")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size <= 0:
-            raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
-        params, state = self.params, self.state
-        outs = []
-        for idx in _data.batches(n, batch_size):
-            xb = [v[idx] for v in xs]
-            y = self._forward(params, xb[0] if self._single_in else xb, False, None, state, False)[0]
-            outs.append([y] if self._single_out else y)
-        ys = [np.concatenate([o[k] for o in outs], axis=0) if outs else
-              np.zeros((0,) + tuple(d or 0 for d in t.shape[1:])) for k, t in enumerate(self.outputs)]
-        return ys[0] if self._single_out else ys
 
     # ------------------------------------------------------------------ summary and config
     def _ref(self, t: KerasTensor) -> list:

@@ -33,6 +33,25 @@ from . import data as _data
 __all__ = ["Model", "Sequential"]
 
 
+def _per_output(spec: Any, names: list, what: str, convert, default: Any = None,
+                required: bool = False) -> list:
+    """One value per output from compile's ``spec``: a single value (every output), a list (one
+    per output) or a dict keyed by output name."""
+    if isinstance(spec, dict):
+        unknown = sorted(set(spec) - set(names))
+        missing = [n for n in names if n not in spec]
+        if unknown or (required and missing):
+            raise ValueError(f"compile: {what} is a dict with keys {sorted(spec)}; the model's "
+                             f"outputs are {names}")
+        return [convert(spec[n]) if n in spec else default for n in names]
+    if isinstance(spec, (list, tuple)) and len(names) > 1:
+        if len(spec) != len(names):
+            raise ValueError(f"compile: {what} has {len(spec)} entries for the model's {len(names)} "
+                             f"outputs {names}")
+        return [convert(v) for v in spec]
+    return [default if spec is None else convert(spec)] * len(names)
+
+
 def _concatenate_raveled(*arrays: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The arrays raveled and concatenated into one new array of ``dtype``."""
     return np.concatenate([a.ravel() for a in arrays], dtype=dtype, casting="same_kind")
@@ -151,11 +170,17 @@ class Model:
             k += n
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence | None = None,
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, run_eagerly: bool = False, jit_compile: bool | str = "auto"
                 ) -> None:
         """Configure training (Keras): optimizer and loss by name or object, metrics by name or
         object ('accuracy' is resolved from the loss and the shapes at the first fit/evaluate).
+
+        A model with several outputs takes ``loss`` as one loss for every output, a list (one per
+        output) or a dict keyed by the output layers' names; ``loss_weights`` likewise (default
+        1): the trained loss is Σₖ wₖ·lossₖ. ``metrics`` is a list applied to every output, a
+        list of lists (one per output) or a dict by output name. Logs then name ``loss`` (the
+        weighted sum), ``<output>_loss`` and ``<output>_<metric>``, as Keras does.
 
         ``jit_compile`` (Keras' name): ``"auto"`` records the training step once per batch shape
         with :func:`nnmath.jit` and replays it, falling back to tracing every step if a layer or
@@ -170,23 +195,84 @@ class Model:
             raise ValueError("compile: a loss is required (e.g. loss='mse')")
         if jit_compile not in (True, False, "auto"):
             raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}")
+        names = self._output_names()
         self.optimizer = _optimizers.get(optimizer)
-        self.loss = _losses.get(loss)
-        self.loss_weight = 1.0 if loss_weights is None else float(np.ravel(loss_weights)[0])
-        self._metric_specs = list(metrics or [])
+        self._output_losses = _per_output(loss, names, "loss", _losses.get, required=True)
+        if len(names) == 1 and isinstance(loss_weights, (list, tuple, np.ndarray)):
+            loss_weights = float(np.ravel(loss_weights)[0])
+        self._loss_weights = _per_output(loss_weights, names, "loss_weights", float, default=1.0)
+        self.loss = self._output_losses[0] if len(names) == 1 else list(self._output_losses)
+        self.loss_weight = self._loss_weights[0] if len(names) == 1 else list(self._loss_weights)
+        self._metric_specs = metrics if isinstance(metrics, dict) else list(metrics or [])
         self.compiled_metrics = []
+        self._metric_outputs = []   # the output each compiled metric watches
         self._opt_ready = False
         self.run_eagerly = bool(run_eagerly)
         self.jit_compile = False if run_eagerly else jit_compile
         self._jitted = {}           # step name → nnmath.jit of it (recorded again after compile)
 
-    def _resolve_metrics(self, y_true: np.ndarray, y_pred_shape: tuple) -> None:
+    # ------------------------------------------------------------------ inputs and outputs
+    def _input_names(self) -> list:
+        """Names of the model's inputs (one for a Sequential model)."""
+        return ["input"]
+
+    def _output_names(self) -> list:
+        """Names of the model's outputs: the layers that produce them (one for Sequential)."""
+        return [self.layers[-1].name] if self.layers else ["output"]
+
+    def _model_input(self, xs: list) -> Any:
+        """The data's list of input arrays as the model takes it: one array, or the list."""
+        return xs[0] if len(self._input_names()) == 1 else list(xs)
+
+    def _output_list(self, y: Any) -> list:
+        """The model's output (one array, or a list for several outputs) as a list."""
+        return [y] if len(self._output_names()) == 1 else list(y)
+
+    def _check_data(self, x, y, sample_weight, what: str, finite: bool = True):
+        return _data.check_data(x, y, sample_weight, what, self._input_names(), self._output_names(),
+                                finite=finite)
+
+    def _log_names(self) -> tuple[list, list]:
+        """Log keys of the per-output losses (none for one output) and of the metrics."""
+        names = self._output_names()
+        multi = len(names) > 1
+        losses = [f"{n}_loss" for n in names] if multi else []
+        metrics = [f"{names[k]}_{m.name}" if multi else m.name
+                   for k, m in zip(getattr(self, "_metric_outputs", []), self.compiled_metrics)]
+        return losses, metrics
+
+    def _resolve_metrics(self, ys: list, preds: list) -> None:
+        """Metric objects per output, resolved at the first batch ('accuracy' needs shapes)."""
         if self.compiled_metrics or not self._metric_specs:
             return
         from . import metrics as _metrics
-        probe = np.zeros((1,) + tuple(y_pred_shape[1:]))
-        self.compiled_metrics = [_metrics.get(m, loss=self.loss, y_true=y_true[:1], y_pred=probe)
-                                 for m in self._metric_specs]
+        names = self._output_names()
+        spec = self._metric_specs
+        if isinstance(spec, dict):
+            unknown = sorted(set(spec) - set(names))
+            if unknown:
+                raise ValueError(f"compile: metrics names outputs {unknown}; the model's outputs are "
+                                 f"{names}")
+            per_output = [spec.get(n, []) for n in names]
+        elif len(names) > 1 and spec and all(isinstance(m, (list, tuple)) for m in spec):
+            if len(spec) != len(names):
+                raise ValueError(f"compile: metrics has {len(spec)} lists for the model's "
+                                 f"{len(names)} outputs {names}")
+            per_output = spec
+        else:
+            per_output = [spec] * len(names)
+        self._metric_outputs = []
+        for k, specs in enumerate(per_output):
+            specs = specs if isinstance(specs, (list, tuple)) else [specs]
+            probe = np.zeros((1,) + tuple(preds[k].shape[1:]))
+            for m in specs:
+                self.compiled_metrics.append(_metrics.get(m, loss=self._output_losses[k],
+                                                          y_true=ys[k][:1], y_pred=probe))
+                self._metric_outputs.append(k)
+
+    def _update_metrics(self, ys: list, preds: list, sample_weight) -> None:
+        for k, m in zip(getattr(self, "_metric_outputs", []), self.compiled_metrics):
+            m.update_state(ys[k], preds[k], sample_weight)
 
     def _ensure_optimizer(self) -> None:
         if self.optimizer is None or self.loss is None:
@@ -198,20 +284,29 @@ class Model:
             self._opt_ready = True
 
     # ------------------------------------------------------------------ one step
+    def _data_loss(self, y, y_pred, sample_weight) -> tuple:
+        """(Σₖ wₖ·lossₖ, the per-output losses — empty for one output) of one batch."""
+        trues = [y] if len(self._output_losses) == 1 else list(y)
+        parts = [fn(t, p, sample_weight=sample_weight)
+                 for fn, t, p in zip(self._output_losses, trues, self._output_list(y_pred))]
+        total = None
+        for w, part in zip(self._loss_weights, parts):
+            term = part if w == 1.0 else part * w
+            total = term if total is None else total + term
+        return total, (tuple(parts) if len(parts) > 1 else ())
+
     def _loss_value(self, leaves, state, x, y, sample_weight, rng):
         """The training loss as a function of the trainable weights in flat-buffer order (a
         list, so the gradient comes back ready to concatenate into the flat buffer)."""
         params = self._params_of(leaves)
         y_pred, new_state = self.apply_with_state(params, x, training=True, rng=rng, state=state)
-        loss = self.loss(y, y_pred, sample_weight=sample_weight)
-        if self.loss_weight != 1.0:
-            loss = loss * self.loss_weight
+        loss, parts = self._data_loss(y, y_pred, sample_weight)
         for l in self.layers:
             if l.name in params:
                 reg = l.regularization_loss(params[l.name])
                 if not (isinstance(reg, float) and reg == 0.0):
                     loss = loss + reg
-        return loss, (y_pred, new_state)
+        return loss, (y_pred, new_state, parts)
 
     def _state_slots(self) -> list:
         """(layer name, weight name) of every non-trainable weight, in a fixed order."""
@@ -226,7 +321,7 @@ class Model:
         n = len(self._slots)
         slots = self._state_slots()
         _, state = self._weights_of(weights)
-        (loss, (y_pred, new_state)), grads = value_and_grad(self._loss_value, has_aux=True)(
+        (loss, (y_pred, new_state, parts)), grads = value_and_grad(self._loss_value, has_aux=True)(
             list(weights[:n]), state, x, y, sample_weight, rng)
         flat = None
         dtype = self.flat_params.dtype
@@ -235,7 +330,7 @@ class Model:
             flat = flat if flat.dtype == dtype else mnp.astype(flat, dtype)
         elif grads:                                          # one numpy call (one step under jit)
             flat = call_plain(_concatenate_raveled, *grads, dtype=dtype)
-        return (loss, y_pred, flat) + tuple(new_state.get(l, {}).get(k) for l, k in slots)
+        return (loss, parts, y_pred, flat) + tuple(new_state.get(l, {}).get(k) for l, k in slots)
 
     def _weights_of(self, weights: Sequence) -> tuple[dict, dict]:
         """(params, state) dicts from the trainable then non-trainable weights in flat order."""
@@ -258,7 +353,7 @@ class Model:
 
     def _test_step(self, x, y, sample_weight, *weights):
         y_pred = self._predict_step(x, *weights)
-        return self.loss(y, y_pred, sample_weight=sample_weight), y_pred
+        return self._data_loss(y, y_pred, sample_weight) + (y_pred,)
 
     def _run(self, step: str, *args):
         """Run the step method named ``step``, recorded and replayed by :func:`nnmath.jit` unless
@@ -278,70 +373,84 @@ class Model:
                 self.jit_compile = False
         return getattr(self, step)(*args)
 
-    def _train_step(self, x, y, sample_weight, rng):
+    def _train_step(self, xs: list, ys: list, sample_weight, rng):
+        """One optimizer step; returns (loss, per-output losses, the outputs as a list)."""
         weights = self._all_weights()
         state_views = weights[len(self._slots):]
-        loss, y_pred, flat_grads, *new_state = self._run("_gradient_step", x, y, sample_weight, rng,
-                                                         *weights)
+        loss, parts, y_pred, flat_grads, *new_state = self._run(
+            "_gradient_step", self._model_input(xs), ys[0] if len(ys) == 1 else list(ys),
+            sample_weight, rng, *weights)
         if flat_grads is not None:
             self.optimizer.update_flat(self.flat_params, flat_grads)
         for view, v in zip(state_views, new_state):
             if v is not None:
                 view[...] = v
-        return float(loss), y_pred
+        return float(loss), [float(p) for p in parts], self._output_list(y_pred)
+
+    def _prepare(self, x, y, sample_weight, class_weight, what: str):
+        """Checked lists of input and target arrays, cast and with class weights applied."""
+        xs, ys, sample_weight = self._check_data(x, y, sample_weight, what)
+        if ys is None:
+            raise ValueError(f"{what}: y (the targets) is required")
+        xs = self._cast_list(xs)
+        self._build_from(self._model_input(xs))
+        if class_weight is not None:
+            if len(ys) > 1:
+                raise ValueError(f"{what}: class_weight is for single-output models (as in Keras); "
+                                 f"pass sample_weight instead")
+            cw = _data.class_weights_to_sample_weights(ys[0], class_weight)
+            sample_weight = cw if sample_weight is None else sample_weight * cw
+        return xs, ys, sample_weight
+
+    def _cast_list(self, xs: list) -> list:
+        x = self._cast(self._model_input(xs))
+        return [x] if len(xs) == 1 else list(x)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (and metrics)."""
-        x, y, sample_weight = _data.check_xy(x, y, sample_weight, "train_on_batch")
-        x = self._cast(x)
-        self._build_from(x)
+        xs, ys, sample_weight = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
         self._ensure_optimizer()
-        if class_weight is not None:
-            cw = _data.class_weights_to_sample_weights(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
-        loss, y_pred = self._train_step(x, y, sample_weight, _data.global_rng())
-        self._resolve_metrics(y, y_pred.shape)
-        logs = {"loss": loss}
+        loss, parts, preds = self._train_step(xs, ys, sample_weight, _data.global_rng())
+        self._resolve_metrics(ys, preds)
         for m in self.compiled_metrics:
             m.reset_state()
-            m.update_state(y, y_pred, sample_weight)
-            logs[m.name] = float(m.result())
+        self._update_metrics(ys, preds, sample_weight)
+        logs = self._logs(loss, parts)
         return logs if return_dict else (loss if len(logs) == 1 else list(logs.values()))
+
+    def _logs(self, loss: float, parts: list) -> dict:
+        loss_names, metric_names = self._log_names()
+        logs = {"loss": loss}
+        logs.update(zip(loss_names, parts))
+        logs.update((k, float(m.result())) for k, m in zip(metric_names, self.compiled_metrics))
+        return logs
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1):
         """Train (Keras semantics). ``validation_split`` takes the last fraction *before*
-        shuffling; ``shuffle`` permutes the training samples each epoch; returns a ``History``."""
+        shuffling; ``shuffle`` permutes the training samples each epoch; returns a ``History``.
+        Several inputs or outputs: lists of arrays (or dicts by layer name), as in Keras."""
         from . import callbacks as _callbacks
         batch_size = 32 if batch_size is None else batch_size
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-        x, y, sample_weight = _data.check_xy(x, y, sample_weight, "fit")
-        if y is None:
-            raise ValueError("fit: y (the targets) is required")
+        xs, ys, sample_weight = self._prepare(x, y, sample_weight, class_weight, "fit")
         if validation_data is not None:
             vx, vy, *rest = tuple(validation_data) + (None,)
-            val = _data.check_xy(vx, vy, rest[0] if rest else None, "validation_data")
-            train = (x, y, sample_weight)
+            val = self._check_data(vx, vy, rest[0] if rest else None, "validation_data")
+            val = (self._cast_list(val[0]),) + tuple(val[1:])
         elif validation_split:
-            train, val = _data.validation_split(x, y, sample_weight, validation_split)
+            (xs, ys, sample_weight), val = _data.validation_split(xs, ys, sample_weight,
+                                                                  validation_split)
         else:
-            train, val = (x, y, sample_weight), None
-        x, y, sample_weight = train
-        x = self._cast(x)
-        if val is not None:
-            val = (self._cast(val[0]),) + tuple(val[1:])
-        if class_weight is not None:
-            cw = _data.class_weights_to_sample_weights(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
-        self._build_from(x)
+            val = None
         self._ensure_optimizer()
         rng = _data.global_rng()
-        n = len(x)
+        n = len(xs[0])
         steps = -(-n // batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
         history = _callbacks.History()
@@ -354,34 +463,38 @@ class Model:
         self.stop_training = False
         cbl.on_train_begin()
         loss_mean = _RunningMean()
+        part_means = [_RunningMean() for _ in self._output_names()] if len(ys) > 1 else []
         for epoch in range(initial_epoch, epochs):
             for m in self.compiled_metrics:
                 m.reset_state()
-            loss_mean.reset()
+            for r in [loss_mean] + part_means:
+                r.reset()
             cbl.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else None
             batch_hooks = cbl.has_batch_hooks      # without them, no per-batch logs (as Keras)
             for step, idx in enumerate(_data.batches(n, batch_size, order)):
                 if batch_hooks:
                     cbl.on_train_batch_begin(step)
-                xb, yb = x[idx], y[idx]
+                xb = [v[idx] for v in xs]
+                yb = [v[idx] for v in ys]
                 swb = None if sample_weight is None else sample_weight[idx]
-                loss, y_pred = self._train_step(xb, yb, swb, rng)
+                loss, parts, preds = self._train_step(xb, yb, swb, rng)
                 if step == 0 and epoch == initial_epoch:
-                    self._resolve_metrics(yb, y_pred.shape)
+                    self._resolve_metrics(yb, preds)
                 loss_mean.update(loss, len(idx))
-                for m in self.compiled_metrics:
-                    m.update_state(yb, y_pred, swb)
+                for r, p in zip(part_means, parts):
+                    r.update(p, len(idx))
+                self._update_metrics(yb, preds, swb)
                 if batch_hooks:
-                    logs = {"loss": loss_mean.result()}
-                    logs.update({m.name: float(m.result()) for m in self.compiled_metrics})
+                    logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
                     cbl.on_train_batch_end(step, dict(logs, batch_loss=loss))
                 if self.stop_training:
                     break
-            logs = {"loss": loss_mean.result()}
-            logs.update({m.name: float(m.result()) for m in self.compiled_metrics})
+            logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self.evaluate(*val[:2], sample_weight=val[2],
+                val_logs = self.evaluate(self._model_input(val[0]),
+                                         val[1][0] if len(val[1]) == 1 else val[1],
+                                         sample_weight=val[2],
                                          batch_size=validation_batch_size or batch_size,
                                          verbose=0, return_dict=True, _callbacks=False)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -394,44 +507,47 @@ class Model:
 
     # ------------------------------------------------------------------ evaluate / predict
     def predict(self, x, batch_size=None, verbose=0):
-        """Outputs in inference mode, computed in batches (default 32)."""
-        x = self._cast(_data.as_array(x, "x"))
-        self._build_from(x)
+        """Outputs in inference mode, computed in batches (default 32); a list of arrays for a
+        model with several outputs."""
+        xs = self._cast_list(self._check_data(x, None, None, "predict", finite=False)[0])
+        self._build_from(self._model_input(xs))
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
         weights = self._all_weights()
-        outs = [self._run("_predict_step", x[idx], *weights)
-                for idx in _data.batches(len(x), batch_size)]
-        return np.concatenate(outs, axis=0) if outs else np.zeros((0,) + self.output_shape[1:])
+        outs = [self._output_list(self._run("_predict_step", self._model_input([v[idx] for v in xs]),
+                                            *weights))
+                for idx in _data.batches(len(xs[0]), batch_size)]
+        ys = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(outs[0]))]
+        return ys[0] if len(self._output_names()) == 1 else ys
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  return_dict=False, _callbacks=True):
         """Loss and metrics over the data in inference mode (Keras: a scalar when there are no
         metrics, else a list; a dict with ``return_dict=True``)."""
-        x, y, sample_weight = _data.check_xy(x, y, sample_weight, "evaluate")
         if self.loss is None:
             raise RuntimeError("evaluate: compile the model first")
-        x = self._cast(x)
-        self._build_from(x)
+        xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "evaluate")
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
         weights = self._all_weights()
         loss_mean = _RunningMean()
+        part_means = [_RunningMean() for _ in ys] if len(ys) > 1 else []
         for m in self.compiled_metrics:
             m.reset_state()
-        for idx in _data.batches(len(x), batch_size):
+        for idx in _data.batches(len(xs[0]), batch_size):
             swb = None if sample_weight is None else sample_weight[idx]
-            yb = y[idx]
-            loss, y_pred = self._run("_test_step", x[idx], yb, swb, *weights)
-            self._resolve_metrics(yb, y_pred.shape)      # no-op once resolved
-            loss_mean.update(float(loss) * self.loss_weight, len(idx))
-            for m in self.compiled_metrics:
-                m.update_state(yb, y_pred, swb)
-        metrics = self.compiled_metrics
-        logs = {"loss": loss_mean.result()}
-        logs.update({m.name: float(m.result()) for m in metrics})
+            yb = [v[idx] for v in ys]
+            loss, parts, y_pred = self._run("_test_step", self._model_input([v[idx] for v in xs]),
+                                            yb[0] if len(yb) == 1 else yb, swb, *weights)
+            preds = self._output_list(y_pred)
+            self._resolve_metrics(yb, preds)      # no-op once resolved
+            loss_mean.update(float(loss), len(idx))
+            for r, p in zip(part_means, parts):
+                r.update(float(p), len(idx))
+            self._update_metrics(yb, preds, swb)
+        logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
         if verbose not in (0, "0") and _callbacks:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:

@@ -97,8 +97,8 @@ def save_model(model, filepath: str) -> None:
         "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
         "compile": None if model.loss is None else {
-            "optimizer": _config_of(model.optimizer), "loss": _config_of(model.loss),
-            "metrics": [m if isinstance(m, str) else _config_of(m) for m in model._metric_specs],
+            "optimizer": _config_of(model.optimizer), "loss": _spec_config(model.loss),
+            "metrics": _spec_config(model._metric_specs),
             "loss_weights": getattr(model, "loss_weight", 1.0)},
         "weights": keys, "layers": _layer_list(model), "optimizer_state": opt_keys,
         "rng_state": _data.global_rng().bit_generator.state,
@@ -175,6 +175,29 @@ def _layer_class(name: str):
     return cls
 
 
+def _spec_config(spec: Any) -> Any:
+    """A compile argument (one loss or metric, or lists and dicts of them, per output) as JSON:
+    names stay names, objects become their configs."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, (list, tuple)):
+        return [_spec_config(v) for v in spec]
+    if isinstance(spec, dict):
+        return {"__per_output__": {k: _spec_config(v) for k, v in spec.items()}}
+    return _config_of(spec)
+
+
+def _spec_from(spec: Any, from_config) -> Any:
+    """Inverse of :func:`_spec_config` (``from_config`` rebuilds one object from its config)."""
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, list):
+        return [_spec_from(v, from_config) for v in spec]
+    if "__per_output__" in spec:
+        return {k: _spec_from(v, from_config) for k, v in spec["__per_output__"].items()}
+    return from_config(spec)
+
+
 def _object_from(spec: Any, module) -> Any:
     if spec is None or isinstance(spec, str):
         return module.get(spec) if spec is not None else None
@@ -212,8 +235,8 @@ def load_model(filepath: str):
     comp = meta.get("compile")
     if comp:
         model.compile(optimizer=_object_from(comp["optimizer"], _optimizers),
-                      loss=_object_from(comp["loss"], _losses),
-                      metrics=[m if isinstance(m, str) else m["class_name"] for m in comp["metrics"]],
+                      loss=_spec_from(comp["loss"], lambda c: _object_from(c, _losses)),
+                      metrics=_spec_from(comp["metrics"], lambda c: c["class_name"]),
                       loss_weights=comp.get("loss_weights"))
         keys = meta.get("optimizer_state", [])
         if keys:
