@@ -128,6 +128,14 @@ def test_generator_arguments_draw_afresh_on_every_call_as_untraced():
         np.testing.assert_array_equal(jf(x, a), noisy(x, b))
 
 
+def test_generator_draws_that_cannot_be_recorded_say_why():
+    rng = np.random.default_rng(0)
+    with pytest.raises(nm.ConcretizationError, match=r"random\(...\) returned a Python float.*size="):
+        nm.jit(lambda x, g: x * g.random())(np.ones(2), rng)
+    with pytest.raises(nm.ConcretizationError, match="Generator.spawn cannot be recorded"):
+        nm.jit(lambda x, g: g.spawn(1) and x)(np.ones(2), rng)
+
+
 def test_dropout_refuses_a_generator_that_would_be_frozen_into_the_plan():
     layer = nm.nn.layers.Dropout(0.5, seed=1)
     layer.build((None, 4))

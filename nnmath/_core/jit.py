@@ -132,8 +132,8 @@ def is_staged(x: Any) -> bool:
 class StagingTrace:
     """The recording level of one :func:`jit` trace: a program of numpy calls and guards.
 
-    Program entries are ``(fn, arg_specs, kw_specs, out_vars, multiple, effect)`` for calls and
-    ``("guard", kind, var, expected)`` for guards. A spec is ``("v", var)``, ``("c", object)``, or
+    Program entries are ``(fn, arg_specs, kw_specs, out_vars, multiple, effect, is_method)`` for
+    calls (``fn`` a method name if ``is_method``) and ``("guard", kind, var, expected)`` for guards. A spec is ``("v", var)``, ``("c", object)``, or
     ``("t", type, specs)`` for a tuple or list holding staged values.
     """
 
@@ -186,6 +186,10 @@ class StagingTrace:
             kw_specs[k] = s
             dynamic = dynamic or s[0] != "c"
         ans = getattr(vals[0], method)(*vals[1:], **kw_vals) if method else fn(*vals, **kw_vals)
+        if method and not isinstance(ans, (np.ndarray, np.generic)):
+            raise ConcretizationError(
+                f"Generator.{method}(...) returned a Python {type(ans).__name__} inside nm.jit; "
+                f"draw with size=... (an array) so that the draw can be recorded")
         outs = tuple(ans) if multiple else (ans,)
         boxed = [self.new_var(o) for o in outs]
         self.program.append((method or fn, specs, kw_specs, [b._var for b in boxed], multiple,
