@@ -1,0 +1,292 @@
+"""Metric objects: ``Metric``, ``Mean`` (Σ wᵢvᵢ / Σ wᵢ), ``MeanMetricWrapper`` and the mean-of-a-function
+metrics (accuracies, MSE, MAE, RMSE)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .functions import (
+    _array,
+    _samplewise,
+    _to_snake,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    mean_absolute_error,
+    mean_squared_error,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Metric objects
+# ---------------------------------------------------------------------------------------------
+class Metric:
+    """Base class: a named accumulator. Subclasses implement ``update_state``, ``result``,
+    ``reset_state`` and extend ``get_config``.
+
+    Attributes:
+        name: the key under which the result is logged.
+        resolved: the metric's kind, e.g. ``'binary_accuracy'`` (for ``'accuracy'``: what it
+            resolved to; ``None`` until known).
+        direction: ``'up'`` (bigger is better), ``'down'`` or ``None`` (unknown).
+    """
+
+    direction: str | None = None
+    reason: str | None = None       # for 'accuracy': why it resolved as it did
+
+    def __init__(self, name: str | None = None, dtype: Any = None):
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"{type(self).__name__}: name must be a string; received {name!r}")
+        self.name = name or _to_snake(type(self).__name__)
+        self.dtype = dtype              # accepted for Keras compatibility; state is float64
+        self.reset_state()
+
+    @property
+    def resolved(self) -> str | None:
+        return _to_snake(type(self).__name__)
+
+    @property
+    def _direction(self) -> str | None:             # Keras's spelling, read by Keras-style code
+        return self.direction
+
+    def update_state(self, *args, **kwargs) -> None:
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+    def reset_state(self) -> None:
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        """Update with one batch and return the running result (Keras's ``Metric.__call__``)."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Metric":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        extra = f", resolved={self.resolved!r}" if self.resolved != self.name else ""
+        return f"<{type(self).__name__} name={self.name!r}{extra}>"
+
+
+class Mean(Metric):
+    """Weighted mean of values: ``Σ wᵢ vᵢ / Σ wᵢ`` (0 before any weight), Keras's ``Mean``.
+
+    ``update_state(values, sample_weight=None)``: values of rank > 1 are first averaged over their
+    trailing axes (one value per sample). A scalar value with a scalar weight adds ``w·v`` to the
+    total and ``w`` to the count, which is how ``fit`` tracks the loss: ``update_state(batch_loss,
+    sample_weight=batch_size)``.
+
+    >>> m = Mean()
+    >>> m.update_state([1, 3, 5, 7]); m.result()
+    4.0
+    >>> m.reset_state(); m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0]); m.result()
+    2.0
+    """
+
+    def reset_state(self) -> None:
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:
+        v = _array(values, "values", self.name)
+        v, sw = _samplewise(v, sample_weight, self.name)
+        self.total += float(np.sum(v))
+        if sw is not None:
+            self.count += float(np.sum(sw))
+        else:
+            self.count += float(v.shape[0]) if v.ndim else 1.0
+
+    def result(self) -> float:
+        return self.total / self.count if self.count != 0 else 0.0
+
+
+class MeanMetricWrapper(Mean):
+    """The weighted mean of a per-sample function ``fn(y_true, y_pred, **kwargs)``.
+
+    Args:
+        fn: returns one value per sample (or per element; averaged over the last axes).
+        name: defaults to ``fn.__name__``.
+        direction: ``'up'``, ``'down'`` or ``None``.
+        **kwargs: passed to ``fn``.
+
+    >>> m = MeanMetricWrapper(lambda t, p: (np.asarray(t) - p) ** 2, name="sq")
+    >>> m.update_state([0.0, 2.0], [1.0, 2.0]); m.result()
+    0.5
+    """
+
+    def __init__(self, fn: Callable, name: str | None = None, dtype: Any = None,
+                 direction: str | None = None, **kwargs):
+        if not callable(fn):
+            raise ValueError(f"MeanMetricWrapper: fn must be callable; received {fn!r}")
+        self._fn, self._fn_kwargs = fn, kwargs
+        if direction is not None:
+            self.direction = direction
+        super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
+
+    @property
+    def resolved(self) -> str | None:
+        return getattr(self._fn, "__name__", self.name)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **self._fn_kwargs}
+
+
+class _MeanOf(MeanMetricWrapper):
+    """A named metric class over one of this module's functions (no ``fn`` in its config)."""
+
+    _function: Callable
+
+    def __init__(self, name: str | None = None, dtype: Any = None, **kwargs):
+        super().__init__(type(self)._function, name=name or self._function.__name__, dtype=dtype,
+                         **kwargs)
+
+    @property
+    def resolved(self) -> str:
+        return self._function.__name__
+
+
+class Accuracy(_MeanOf):
+    """How often ``y_pred`` equals ``y_true`` exactly (labels against predicted labels).
+
+    >>> m = Accuracy(); m.update_state([[1], [2], [3], [4]], [[0], [2], [3], [4]]); m.result()
+    0.75
+    >>> m.reset_state()
+    >>> m.update_state([[1], [2], [3], [4]], [[0], [2], [3], [4]], sample_weight=[1, 1, 0, 0])
+    >>> m.result()
+    0.5
+    """
+    _function = staticmethod(accuracy)
+    direction = "up"
+
+
+class BinaryAccuracy(_MeanOf):
+    """How often ``y_pred > threshold`` matches binary ``y_true``.
+
+    Args:
+        threshold: in (0, 1); a prediction strictly above it is class 1.
+        from_logits: ``y_pred`` are logits, compared with ``log(t / (1 − t))`` (0 for 0.5).
+            Not in Keras; set by :func:`get` when the loss has ``from_logits=True``.
+
+    >>> m = BinaryAccuracy(); m.update_state([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
+    >>> m.result()
+    0.75
+    """
+    _function = staticmethod(binary_accuracy)
+    direction = "up"
+
+    def __init__(self, name: str | None = None, dtype: Any = None, threshold: float = 0.5,
+                 from_logits: bool = False):
+        if not 0 < threshold < 1:
+            raise ValueError(f"BinaryAccuracy: threshold must be in (0, 1); received "
+                             f"threshold={threshold}")
+        self.threshold, self.from_logits = float(threshold), bool(from_logits)
+        cut = float(np.log(threshold / (1 - threshold))) if from_logits else float(threshold)
+        super().__init__(name=name, dtype=dtype, threshold=cut)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold,
+                "from_logits": self.from_logits}
+
+
+class CategoricalAccuracy(_MeanOf):
+    """How often ``argmax(y_pred)`` matches one-hot ``y_true``.
+
+    >>> m = CategoricalAccuracy()
+    >>> m.update_state([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]],
+    ...                sample_weight=[0.7, 0.3]); m.result()
+    0.3
+    """
+    _function = staticmethod(categorical_accuracy)
+    direction = "up"
+
+
+class SparseCategoricalAccuracy(_MeanOf):
+    """How often ``argmax(y_pred)`` matches integer ``y_true``.
+
+    >>> m = SparseCategoricalAccuracy()
+    >>> m.update_state([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]]); m.result()
+    0.5
+    """
+    _function = staticmethod(sparse_categorical_accuracy)
+    direction = "up"
+
+
+class TopKCategoricalAccuracy(_MeanOf):
+    """How often the one-hot target is among the ``k`` highest scores (default ``k=5``).
+
+    >>> m = TopKCategoricalAccuracy(k=1)
+    >>> m.update_state([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]); m.result()
+    0.5
+    """
+    _function = staticmethod(top_k_categorical_accuracy)
+    direction = "up"
+
+    def __init__(self, k: int = 5, name: str | None = None, dtype: Any = None):
+        if int(k) != k or k < 1:
+            raise ValueError(f"{type(self).__name__}: k must be a positive integer; "
+                             f"received k={k!r}")
+        self.k = int(k)
+        super().__init__(name=name, dtype=dtype, k=self.k)
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    """How often the integer target is among the ``k`` highest scores (default ``k=5``).
+
+    >>> m = SparseTopKCategoricalAccuracy(k=1)
+    >>> m.update_state([2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]); m.result()
+    0.5
+    """
+    _function = staticmethod(sparse_top_k_categorical_accuracy)
+
+
+class MeanSquaredError(_MeanOf):
+    """Weighted mean over samples of ``mean((y_pred − y_true)²)`` over the last axis.
+
+    >>> m = MeanSquaredError(); m.update_state([[0, 1], [0, 0]], [[1, 1], [0, 0]]); m.result()
+    0.25
+    """
+    _function = staticmethod(mean_squared_error)
+    direction = "down"
+
+
+class MeanAbsoluteError(_MeanOf):
+    """Weighted mean over samples of ``mean(|y_pred − y_true|)`` over the last axis.
+
+    >>> m = MeanAbsoluteError(); m.update_state([[0, 1], [0, 0]], [[1, 1], [0, 0]]); m.result()
+    0.25
+    """
+    _function = staticmethod(mean_absolute_error)
+    direction = "down"
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    """``sqrt`` of :class:`MeanSquaredError`'s result (Keras: the root of the accumulated mean,
+    not a mean of per-batch roots).
+
+    >>> m = RootMeanSquaredError(); m.update_state([[0, 1], [0, 0]], [[1, 1], [0, 0]]); m.result()
+    0.5
+    """
+
+    def __init__(self, name: str | None = None, dtype: Any = None):
+        super().__init__(name=name or "root_mean_squared_error", dtype=dtype)
+
+    @property
+    def resolved(self) -> str:
+        return "root_mean_squared_error"
+
+    def result(self) -> float:
+        return float(np.sqrt(super().result()))
