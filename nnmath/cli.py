@@ -159,9 +159,15 @@ def demo(steps: int = 200, lr: float = 0.5, seed: int = 0, out=None) -> int:
         failures.append("check_grads")
         say(f"[6] check_grads(loss, params, order=2, modes=fwd+rev): FAILED\n      {e}")
 
-    # 6. plain gradient descent: params <- params - lr * grad
+    # 6. plain gradient descent: params <- params - lr * grad, the gradient recorded once by jit
     say(f"[7] gradient descent, {steps} steps, learning rate {lr}")
-    step_grad = nm.value_and_grad(loss)
+    say("      each step runs nm.jit(value_and_grad(loss)): recorded once as a plan of numpy calls,"
+        " then replayed")
+    step_grad = nm.jit(nm.value_and_grad(loss))
+    step_grad(params, X, Y)                                  # records the plan
+    traced, replayed = nm.value_and_grad(loss)(params, X, Y), step_grad(params, X, Y)
+    same = all(np.array_equal(a, b) for a, b in zip(nm.tree_leaves(traced), nm.tree_leaves(replayed)))
+    say(f"      a replay equals the traced result bit for bit  {check(same, 'jit = traced')}")
     report = sorted({0, steps} | {k * steps // 4 for k in range(1, 4)})
     first = last = None
     for step in range(steps + 1):
