@@ -200,6 +200,15 @@ def test_several_outputs_predict_and_clear_errors():
         model.fit(X, [np.zeros((7, 1)), np.zeros((7, 2))], class_weight={0: 1.0}, verbose=0)
 
 
+def test_one_output_models_take_keras_one_element_lists():
+    model = residual_mlp(seed=1)
+    X, Y = data(16)
+    model.compile(optimizer="sgd", loss=["mse"], loss_weights=[2.0], metrics=[["mae"]])
+    logs = model.evaluate([X], [Y], verbose=0, return_dict=True)
+    plain = keras.losses.MeanSquaredError()(Y, model.predict(X))
+    assert set(logs) == {"loss", "mae"} and logs["loss"] == pytest.approx(2.0 * float(plain), rel=1e-6)
+
+
 def _two_headed(seed=0):
     keras.utils.set_random_seed(seed)
     x = Input((4,), name="features")

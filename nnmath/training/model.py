@@ -44,6 +44,8 @@ def _per_output(spec: Any, names: list, what: str, convert, default: Any = None,
             raise ValueError(f"compile: {what} is a dict with keys {sorted(spec)}; the model's "
                              f"outputs are {names}")
         return [convert(spec[n]) if n in spec else default for n in names]
+    if isinstance(spec, (list, tuple)) and len(names) == 1 and len(spec) == 1:
+        spec = spec[0]                  # [loss] for a one-output model, as Keras accepts
     if isinstance(spec, (list, tuple)) and len(names) > 1:
         if len(spec) != len(names):
             raise ValueError(f"compile: {what} has {len(spec)} entries for the model's {len(names)} "
@@ -198,7 +200,7 @@ class Model:
         names = self._output_names()
         self.optimizer = _optimizers.get(optimizer)
         self._output_losses = _per_output(loss, names, "loss", _losses.get, required=True)
-        if len(names) == 1 and isinstance(loss_weights, (list, tuple, np.ndarray)):
+        if len(names) == 1 and isinstance(loss_weights, np.ndarray):
             loss_weights = float(np.ravel(loss_weights)[0])
         self._loss_weights = _per_output(loss_weights, names, "loss_weights", float, default=1.0)
         self.loss = self._output_losses[0] if len(names) == 1 else list(self._output_losses)
@@ -254,7 +256,7 @@ class Model:
                 raise ValueError(f"compile: metrics names outputs {unknown}; the model's outputs are "
                                  f"{names}")
             per_output = [spec.get(n, []) for n in names]
-        elif len(names) > 1 and spec and all(isinstance(m, (list, tuple)) for m in spec):
+        elif spec and all(isinstance(m, (list, tuple)) for m in spec):
             if len(spec) != len(names):
                 raise ValueError(f"compile: metrics has {len(spec)} lists for the model's "
                                  f"{len(names)} outputs {names}")
