@@ -217,6 +217,8 @@ def test_concretization_and_argument_errors():
         nm.jit(3)
     with pytest.raises(TypeError, match="neither an array nor hashable"):
         nm.jit(lambda x, s: x)(np.ones(2), {1, 2})
+    with pytest.raises(TypeError, match="static arguments must be hashable"):
+        nm.jit(lambda x, s: x, static_argnums=1)(np.ones(2), [1, 2])
 
 
 def test_a_guard_that_keeps_changing_warns_naming_its_source():

@@ -501,6 +501,11 @@ class _Jitted:
                 (k, kwargs[k]) for k in self.static_argnames if k in kwargs)
             dyn_args = tuple(a for i, a in enumerate(args) if i not in self.static_argnums)
             dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+            try:
+                hash(static)
+            except TypeError:
+                raise TypeError(f"jit: static arguments must be hashable (they key the plans); "
+                                f"got {static!r:.200}") from None
         else:
             static, dyn_args, dyn_kwargs = (), args, kwargs
         key = None
