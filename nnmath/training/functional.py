@@ -34,7 +34,6 @@ import numpy as np
 from ..nn.layers.base import Layer
 from ..nn.layers.core import InputLayer
 from ..nn.layers.merge import _Merge
-from . import data as _data
 from .model import Model as _BaseModel
 
 __all__ = ["Input", "KerasTensor", "Functional"]
