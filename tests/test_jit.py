@@ -97,6 +97,19 @@ def test_python_decisions_on_values_are_guarded_and_rerecorded():
     assert jf.recordings == 2          # one plan per outcome of the guard, both kept
 
 
+def test_branches_may_return_different_structures():
+    def f(x):
+        if mnp.sum(x) > 0:
+            return x * 2.0, mnp.sum(x)
+        return {"neg": -x}
+
+    jf = nm.jit(f)
+    pos, neg = np.ones(2), -np.ones(2)
+    for x in (pos, neg, pos, neg):
+        _equal(jf(x), f(x), "branch")
+        assert type(jf(x)) is type(f(x))
+
+
 def test_rules_that_choose_a_formula_from_values_stay_exact():
     # prod's VJP divides by x unless an element is zero; mnp.where's untaken branch is NaN
     jp = nm.jit(nm.grad(lambda x: mnp.prod(x)))

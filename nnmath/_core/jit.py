@@ -256,7 +256,7 @@ def check_random_source(rng: Any, x: Any, who: str) -> None:
 class _Plan:
     """A recorded program compiled to one Python function of plain numpy calls."""
 
-    __slots__ = ("run", "source", "n_calls", "n_guards", "snapshot_rng")
+    __slots__ = ("run", "rebuild", "source", "n_calls", "n_guards", "snapshot_rng")
 
     def __init__(self, trace: StagingTrace, in_vars: list, out_leaves: list):
         program = trace.program
@@ -536,9 +536,8 @@ class _Jitted:
         if entry is _UNSTAGED:
             return self.fun(*args, **kwargs)
         if entry is not None:
-            plans, rebuild = entry
             inputs = [leaves[i] for i in dyn] if len(dyn) != len(leaves) else leaves
-            for plan in plans:
+            for plan in entry:
                 if plan.snapshot_rng:
                     states = [(x, x.bit_generator.state) for x in inputs
                               if isinstance(x, np.random.Generator)]
@@ -549,7 +548,7 @@ class _Jitted:
                         for g, s in states:
                             g.bit_generator.state = s
                     continue
-                return rebuild(outs)
+                return plan.rebuild(outs)
         return self._record(key, args, kwargs, leaves, treedef, dyn)
 
     def _record(self, key, args, kwargs, leaves, treedef, dyn):
@@ -591,7 +590,8 @@ class _Jitted:
             for g, state in gen_states:   # a caller that falls back to the untraced function
                 g.bit_generator.state = state   # then draws what it would have drawn
             raise
-        plans = self._plans.setdefault(key, ([], _rebuilder(out_def)))[0]
+        plan.rebuild = _rebuilder(out_def)      # per plan: another branch may return another tree
+        plans = self._plans.setdefault(key, [])
         plans.insert(0, plan)
         del plans[MAX_PLANS_PER_SIGNATURE:]
         self.recordings += 1
@@ -617,7 +617,7 @@ class _Jitted:
         first, if needed): what a replay runs, one numpy call per line."""
         self(*args, **kwargs)
         sources = [p.source for entry in self._plans.values() if entry is not _UNSTAGED
-                   for p in entry[0]]
+                   for p in entry]
         if not sources:
             raise ValueError("jit: these arguments reach a value of an enclosing transform, so "
                              "the function runs untraced and has no plan")
