@@ -209,6 +209,23 @@ def test_one_output_models_take_keras_one_element_lists():
     assert set(logs) == {"loss", "mae"} and logs["loss"] == pytest.approx(2.0 * float(plain), rel=1e-6)
 
 
+def test_models_built_from_one_element_lists_take_and_return_lists():
+    X, T = np.ones((8, 3), np.float32), np.ones((8, 2), np.float32)
+    for as_list_in, as_list_out in ((True, False), (False, True), (True, True)):
+        a = Input((3,))
+        y = layers.Dense(2)(a)
+        model = Model([a] if as_list_in else a, [y] if as_list_out else y)
+        model.compile("sgd", "mse")
+        history = model.fit(X, T, epochs=2, batch_size=4, validation_split=0.25, verbose=0)
+        assert sorted(history.history) == ["loss", "val_loss"]
+        out = model.predict(X)
+        assert isinstance(out, list) == as_list_out        # Keras: outputs=[y] predicts a list
+        direct = model.apply(model.params, [X] if as_list_in else X)
+        np.testing.assert_array_equal(out[0] if as_list_out else out,
+                                      direct[0] if as_list_out else direct)
+        assert model.evaluate(X, [T], verbose=0) == pytest.approx(model.evaluate(X, T, verbose=0))
+
+
 def _two_headed(seed=0):
     keras.utils.set_random_seed(seed)
     x = Input((4,), name="features")

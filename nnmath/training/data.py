@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_array", "check_finite", "check_xy", "check_data", "validation_split", "class_weights_to_sample_weights",
+__all__ = ["as_array", "check_finite", "check_data", "validation_split", "class_weights_to_sample_weights",
            "batches", "set_random_seed", "global_rng", "to_categorical"]
 
 _GLOBAL = {"rng": np.random.default_rng()}
@@ -45,13 +45,6 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         value = arr.reshape(len(arr), -1)[row][~np.isfinite(arr.reshape(len(arr), -1)[row])][0]
         raise ValueError(f"{name} contains {value} at row {row}: refusing to train on non-finite "
                          f"data (clean or impute it first)")
-
-
-def check_xy(x: Any, y: Any = None, sample_weight: Any = None, what: str = "fit"):
-    """One input array, one target array (or None) and sample weights, checked (see
-    :func:`check_data`)."""
-    xs, ys, sample_weight = check_data(x, y, sample_weight, what)
-    return xs[0], (None if ys is None else ys[0]), sample_weight
 
 
 def check_data(x: Any, y: Any = None, sample_weight: Any = None, what: str = "fit",

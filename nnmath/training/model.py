@@ -222,13 +222,21 @@ class Model:
         """Names of the model's outputs: the layers that produce them (one for Sequential)."""
         return [self.layers[-1].name] if self.layers else ["output"]
 
+    # A model takes one array or a list, and returns one array or a list (a functional model built
+    # from lists, even of one tensor, takes and returns lists, as in Keras).
+    _single_in = _single_out = True
+
     def _model_input(self, xs: list) -> Any:
         """The data's list of input arrays as the model takes it: one array, or the list."""
-        return xs[0] if len(self._input_names()) == 1 else list(xs)
+        return xs[0] if self._single_in else list(xs)
+
+    def _model_target(self, ys: list) -> Any:
+        """The data's list of target arrays shaped like the model's output."""
+        return ys[0] if self._single_out else list(ys)
 
     def _output_list(self, y: Any) -> list:
-        """The model's output (one array, or a list for several outputs) as a list."""
-        return [y] if len(self._output_names()) == 1 else list(y)
+        """The model's output (or targets shaped like it) as a list."""
+        return [y] if self._single_out else list(y)
 
     def _check_data(self, x, y, sample_weight, what: str, finite: bool = True):
         return _data.check_data(x, y, sample_weight, what, self._input_names(), self._output_names(),
@@ -288,9 +296,8 @@ class Model:
     # ------------------------------------------------------------------ one step
     def _data_loss(self, y, y_pred, sample_weight) -> tuple:
         """(Σₖ wₖ·lossₖ, the per-output losses — empty for one output) of one batch."""
-        trues = [y] if len(self._output_losses) == 1 else list(y)
-        parts = [fn(t, p, sample_weight=sample_weight)
-                 for fn, t, p in zip(self._output_losses, trues, self._output_list(y_pred))]
+        parts = [fn(t, p, sample_weight=sample_weight) for fn, t, p in
+                 zip(self._output_losses, self._output_list(y), self._output_list(y_pred))]
         total = None
         for w, part in zip(self._loss_weights, parts):
             term = part if w == 1.0 else part * w
@@ -322,7 +329,7 @@ class Model:
         function of flat arguments, so that :func:`nnmath.jit` records it and replays it cheaply."""
         n = len(self._slots)
         slots = self._state_slots()
-        _, state = self._weights_of(weights)
+        state = self._state_of(weights)
         (loss, (y_pred, new_state, parts)), grads = value_and_grad(self._loss_value, has_aux=True)(
             list(weights[:n]), state, x, y, sample_weight, rng)
         flat = None
@@ -334,13 +341,16 @@ class Model:
             flat = call_plain(_concatenate_raveled, *grads, dtype=dtype)
         return (loss, parts, y_pred, flat) + tuple(new_state.get(l, {}).get(k) for l, k in slots)
 
+    def _state_of(self, weights: Sequence) -> dict:
+        """The state dict from the non-trainable weights, which follow the trainable ones."""
+        state: dict = {}
+        for (lname, k), v in zip(self._state_slots(), weights[len(self._slots):]):
+            state.setdefault(lname, {})[k] = v
+        return state
+
     def _weights_of(self, weights: Sequence) -> tuple[dict, dict]:
         """(params, state) dicts from the trainable then non-trainable weights in flat order."""
-        n = len(self._slots)
-        state: dict = {}
-        for (lname, k), v in zip(self._state_slots(), weights[n:]):
-            state.setdefault(lname, {})[k] = v
-        return self._params_of(weights[:n]), state
+        return self._params_of(weights[:len(self._slots)]), self._state_of(weights)
 
     def _all_weights(self) -> list:
         """The arrays :meth:`_weights_of` takes, as the layers hold them now (a layer shared with
@@ -380,7 +390,7 @@ class Model:
         weights = self._all_weights()
         state_views = weights[len(self._slots):]
         loss, parts, y_pred, flat_grads, *new_state = self._run(
-            "_gradient_step", self._model_input(xs), ys[0] if len(ys) == 1 else list(ys),
+            "_gradient_step", self._model_input(xs), self._model_target(ys),
             sample_weight, rng, *weights)
         if flat_grads is not None:
             self.optimizer.update_flat(self.flat_params, flat_grads)
@@ -406,7 +416,7 @@ class Model:
 
     def _cast_list(self, xs: list) -> list:
         x = self._cast(self._model_input(xs))
-        return [x] if len(xs) == 1 else list(x)
+        return [x] if self._single_in else list(x)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (and metrics)."""
@@ -465,7 +475,8 @@ class Model:
         self.stop_training = False
         cbl.on_train_begin()
         loss_mean = _RunningMean()
-        part_means = [_RunningMean() for _ in self._output_names()] if len(ys) > 1 else []
+        part_means = [_RunningMean() for _ in ys] if len(ys) > 1 else []
+        batch_hooks = cbl.has_batch_hooks          # without them, no per-batch logs (as Keras)
         for epoch in range(initial_epoch, epochs):
             for m in self.compiled_metrics:
                 m.reset_state()
@@ -473,7 +484,6 @@ class Model:
                 r.reset()
             cbl.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else None
-            batch_hooks = cbl.has_batch_hooks      # without them, no per-batch logs (as Keras)
             for step, idx in enumerate(_data.batches(n, batch_size, order)):
                 if batch_hooks:
                     cbl.on_train_batch_begin(step)
@@ -495,7 +505,7 @@ class Model:
             logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self.evaluate(self._model_input(val[0]),
-                                         val[1][0] if len(val[1]) == 1 else val[1],
+                                         self._model_target(val[1]),
                                          sample_weight=val[2],
                                          batch_size=validation_batch_size or batch_size,
                                          verbose=0, return_dict=True, _callbacks=False)
@@ -521,7 +531,7 @@ class Model:
                                             *weights))
                 for idx in _data.batches(len(xs[0]), batch_size)]
         ys = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(outs[0]))]
-        return ys[0] if len(self._output_names()) == 1 else ys
+        return self._model_target(ys)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  return_dict=False, _callbacks=True):
@@ -542,7 +552,7 @@ class Model:
             swb = None if sample_weight is None else sample_weight[idx]
             yb = [v[idx] for v in ys]
             loss, parts, y_pred = self._run("_test_step", self._model_input([v[idx] for v in xs]),
-                                            yb[0] if len(yb) == 1 else yb, swb, *weights)
+                                            self._model_target(yb), swb, *weights)
             preds = self._output_list(y_pred)
             self._resolve_metrics(yb, preds)      # no-op once resolved
             loss_mean.update(float(loss), len(idx))

@@ -83,8 +83,9 @@ class CallbackList(Callback):
         **params: ``verbose``, ``epochs``, ``steps``…, passed to every ``set_params``.
 
     Logs are handed over as the same dict to every callback, so a callback that adds a key
-    (``learning_rate``) is seen by the ones after it; numpy scalars become floats first. Keras
-    dispatches batch hooks on a thread pool when no callback overrides them; here they run inline.
+    (``learning_rate``) is seen by the ones after it; numpy scalars become floats first. When no
+    callback overrides a training-batch hook (:attr:`has_batch_hooks`), ``fit`` neither calls those
+    hooks nor builds per-batch logs, as Keras skips them.
     """
 
     def __init__(self, callbacks=None, add_history: bool = False, add_progbar: bool = False,
