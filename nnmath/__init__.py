@@ -9,10 +9,11 @@ from . import scipy  # noqa: F401
 from . import nn  # noqa: F401
 from ._gradcheck import check_grads
 from ._transforms import hessian, hvp, jacfwd, jacobian, jacrev, linearize
+from ._ravel import ravel_pytree
 
 __version__ = "0.1.0"
 
 __all__ = [
     "vmap", "jit", "ConcretizationError", "check_grads", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "linearize", "custom_jvp", "custom_vjp", "grad", "jvp", "stop_gradient", "tree_flatten", "tree_leaves",
-    "tree_map", "tree_structure", "tree_unflatten", "value_and_grad", "vjp",
+    "tree_map", "ravel_pytree", "tree_structure", "tree_unflatten", "value_and_grad", "vjp",
 ]
