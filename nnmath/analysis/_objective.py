@@ -317,15 +317,17 @@ def _reduction_weights(losses: Sequence, counts: list, n: int, weights: list | N
 
 
 def _loss_object(loss: Any):
+    """A Keras Loss from a name, an object or a function ``loss(y_true, y_pred)`` (per-sample
+    values, or a scalar, averaged over the batch as Keras's compile does)."""
     from ..nn import losses as _losses
-    if callable(loss) and not hasattr(loss, "reduction"):
-        return _losses.LossFunctionWrapper(loss) if hasattr(_losses, "LossFunctionWrapper") else loss
     return _losses.get(loss)
 
 
 def _per_sample(loss_obj: Any, y_true, y_pred, sample_weight):
     """The per-sample losses (weighted) of one output: ``Loss.call`` then the weights."""
     from ..nn.losses import reduce_weighted_values
+    if getattr(y_pred, "ndim", 2) == 1 and getattr(y_true, "ndim", 1) == 1:
+        y_true, y_pred = mnp.reshape(y_true, (-1, 1)), mnp.reshape(y_pred, (-1, 1))  # one per sample
     values = loss_obj.call(y_true, y_pred)
     mask = loss_obj._mask(y_true, y_pred) if hasattr(loss_obj, "_mask") else None
     values = reduce_weighted_values(values, sample_weight, mask, "none")
