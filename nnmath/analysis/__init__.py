@@ -21,9 +21,29 @@ from .curvature import (
     hessian_matrix,
     hessian_operator,
 )
+from .landscape import (
+    BezierCurve,
+    LinearInterpolation,
+    LossSlice1D,
+    LossSurface2D,
+    TrajectoryPCA,
+    TrajectoryRecorder,
+    bezier_point,
+    fit_bezier_curve,
+    linear_interpolation,
+    loss_along_bezier,
+    loss_slice_1d,
+    loss_surface_2d,
+    random_directions,
+    trajectory_pca,
+)
 
 __all__ = [
     "Objective", "as_objective", "as_generator", "DEFAULT_BATCH_SIZE", "Result",
     "CurvatureOperator", "DenseTooLargeError", "MAX_DENSE_BYTES", "hessian_operator",
     "ggn_operator", "fisher_operator", "hessian_matrix",
+    # landscape
+    "random_directions", "loss_slice_1d", "loss_surface_2d", "linear_interpolation",
+    "trajectory_pca", "TrajectoryRecorder", "fit_bezier_curve", "loss_along_bezier", "bezier_point",
+    "LossSlice1D", "LossSurface2D", "LinearInterpolation", "TrajectoryPCA", "BezierCurve",
 ]
