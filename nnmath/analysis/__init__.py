@@ -21,6 +21,21 @@ from .curvature import (
     hessian_matrix,
     hessian_operator,
 )
+from .gradcheck import GradcheckResult, GradcheckRow, check_grads, gradcheck_model
+from .hessian import (
+    CriticalPointResult,
+    DiagonalResult,
+    EigenResult,
+    SharpnessResult,
+    SpectralDensityResult,
+    TraceResult,
+    classify_critical_point,
+    hessian_diagonal,
+    hessian_spectral_density,
+    hessian_top_eigenvalues,
+    hessian_trace,
+    sharpness,
+)
 from .landscape import (
     BezierCurve,
     LinearInterpolation,
@@ -37,11 +52,34 @@ from .landscape import (
     random_directions,
     trajectory_pca,
 )
+from .spectra import (
+    ActivationRow,
+    ActivationStatistics,
+    GradientFlowAnalysis,
+    GradientFlowMonitor,
+    JacobianSpectrum,
+    WeightSpectra,
+    WeightSpectrumRow,
+    activation_statistics,
+    analyze_gradient_flow,
+    jacobian_spectrum,
+    weight_spectra,
+)
 
 __all__ = [
     "Objective", "as_objective", "as_generator", "DEFAULT_BATCH_SIZE", "Result",
     "CurvatureOperator", "DenseTooLargeError", "MAX_DENSE_BYTES", "hessian_operator",
     "ggn_operator", "fisher_operator", "hessian_matrix",
+    # gradcheck
+    "check_grads", "gradcheck_model", "GradcheckResult", "GradcheckRow",
+    # hessian
+    "hessian_top_eigenvalues", "hessian_trace", "hessian_diagonal", "hessian_spectral_density",
+    "classify_critical_point", "sharpness", "EigenResult", "TraceResult", "DiagonalResult",
+    "SpectralDensityResult", "CriticalPointResult", "SharpnessResult",
+    # spectra
+    "analyze_gradient_flow", "weight_spectra", "jacobian_spectrum", "GradientFlowMonitor",
+    "activation_statistics", "GradientFlowAnalysis", "WeightSpectra", "WeightSpectrumRow",
+    "JacobianSpectrum", "ActivationStatistics", "ActivationRow",
     # landscape
     "random_directions", "loss_slice_1d", "loss_surface_2d", "linear_interpolation",
     "trajectory_pca", "TrajectoryRecorder", "fit_bezier_curve", "loss_along_bezier", "bezier_point",

@@ -12,13 +12,25 @@ __all__ = ["Result", "to_builtin"]
 
 def to_builtin(value: Any) -> Any:
     """``value`` with numpy arrays and scalars turned into lists and Python numbers (recursively
-    through dicts, lists, tuples and nested Results), for JSON."""
+    through dicts, lists, tuples and nested Results), for strict JSON: a complex number (or
+    array) becomes ``{"real": …, "imag": …}`` and a non-finite float the string ``"inf"``, ``"-inf"`` or
+    ``"nan"``.
+
+    >>> to_builtin({"a": np.array([1.0, np.inf]), "z": 1 + 2j})
+    {'a': [1.0, 'inf'], 'z': {'real': 1.0, 'imag': 2.0}}
+    """
     if isinstance(value, Result):
         return value.to_dict()
+    if isinstance(value, np.ndarray) and value.dtype.kind == "c":
+        return {"real": to_builtin(value.real), "imag": to_builtin(value.imag)}
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return [to_builtin(v) for v in value.tolist()] if value.dtype.kind == "f" else value.tolist()
     if isinstance(value, np.generic):
-        return value.item()
+        return to_builtin(value.item())
+    if isinstance(value, complex):
+        return {"real": to_builtin(value.real), "imag": to_builtin(value.imag)}
+    if isinstance(value, float) and not np.isfinite(value):
+        return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
         return {str(k): to_builtin(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
