@@ -31,6 +31,8 @@ __all__ = ["CurvatureOperator", "hessian_operator", "ggn_operator", "fisher_oper
 
 #: The largest dense matrix (bytes) that ``to_dense`` builds unless told otherwise (1 GiB).
 MAX_DENSE_BYTES = 1 << 30
+#: Columns per vectorised pass of a Hessian operator's ``matmat`` (and ``to_dense``).
+MATMAT_BLOCK = 16
 
 
 class DenseTooLargeError(MemoryError):
@@ -65,11 +67,13 @@ class CurvatureOperator(LinearOperator):
         num_matvecs: how many products have been computed (each over all data batches).
     """
 
-    def __init__(self, objective: Objective, matvec: Callable[[np.ndarray], np.ndarray], kind: str):
+    def __init__(self, objective: Objective, matvec: Callable[[np.ndarray], np.ndarray], kind: str,
+                 rows: Callable[[np.ndarray], np.ndarray] | None = None):
         super().__init__(dtype=objective.dtype, shape=(objective.size, objective.size))
         self.objective = objective
         self.kind = kind
         self._product = matvec
+        self._rows = rows           # A vᵢ for the rows of V at once (vmapped), if available
         self.num_matvecs = 0
 
     def _matvec(self, v: np.ndarray) -> np.ndarray:
@@ -77,6 +81,18 @@ class CurvatureOperator(LinearOperator):
         self.num_matvecs += 1
         out = self._product(v.reshape(-1))
         return out.reshape(v.shape)
+
+    def _matmat(self, V: np.ndarray) -> np.ndarray:
+        """A V, a block of columns at a time through the vectorised product where there is one."""
+        V = np.asarray(V)
+        if self._rows is None:
+            return np.column_stack([self._matvec(V[:, j]) for j in range(V.shape[1])])
+        out = np.empty((V.shape[0], V.shape[1]), np.result_type(self.dtype, V.dtype))
+        for j in range(0, V.shape[1], MATMAT_BLOCK):
+            block = V[:, j:j + MATMAT_BLOCK]
+            out[:, j:j + block.shape[1]] = self._rows(np.ascontiguousarray(block.T)).T
+            self.num_matvecs += block.shape[1]
+        return out
 
     def _rmatvec(self, v: np.ndarray) -> np.ndarray:
         return self._matvec(v)              # symmetric
@@ -93,12 +109,15 @@ class CurvatureOperator(LinearOperator):
         rounding). Refused above ``max_bytes`` (default :data:`MAX_DENSE_BYTES`)."""
         n = self.shape[0]
         check_dense_size(n, n, self.dtype, self.kind.replace("_", " ") + " matrix", max_bytes)
-        out = np.empty((n, n), self.dtype)
-        e = np.zeros(n, self.dtype)
-        for j in range(n):
-            e[j] = 1
-            out[:, j] = self._matvec(e)
-            e[j] = 0
+        if self._rows is not None:
+            out = self._matmat(np.eye(n, dtype=self.dtype))
+        else:
+            out = np.empty((n, n), self.dtype)
+            e = np.zeros(n, self.dtype)
+            for j in range(n):
+                e[j] = 1
+                out[:, j] = self._matvec(e)
+                e[j] = 0
         return (out + out.T) / 2
 
     def __repr__(self) -> str:
@@ -119,7 +138,7 @@ def hessian_operator(f: Any, params: Any = None, **data: Any) -> CurvatureOperat
     array([ 6., 12.])
     """
     obj = as_objective(f, params, **data)
-    return CurvatureOperator(obj, obj.hvp_flat, "hessian")
+    return CurvatureOperator(obj, obj.hvp_flat, "hessian", rows=obj.hvp_rows_flat)
 
 
 def ggn_operator(f: Any, params: Any = None, **data: Any) -> CurvatureOperator:

@@ -24,8 +24,6 @@ import numpy as np
 import scipy.optimize
 from scipy.sparse.linalg import LinearOperator
 
-from .._core.batching import vmap
-from .._core.transforms import grad, jvp
 from ._lanczos import WHICH, Lanczos, lanczos_eigs
 from ._objective import Objective, as_generator, as_objective
 from ._results import Result
@@ -85,7 +83,7 @@ class _Op:
         :func:`nnmath.vmap` (several probes per pass), chunks of :data:`PROBE_CHUNK`."""
         if self.operator is None and self.vectorise:
             try:
-                out = [_hvp_rows(self.objective, V[i:i + PROBE_CHUNK])
+                out = [self.objective.hvp_rows_flat(V[i:i + PROBE_CHUNK])
                        for i in range(0, len(V), PROBE_CHUNK)]
                 self.num_products += len(V)
                 return np.concatenate(out)
@@ -97,24 +95,6 @@ class _Op:
 
     def unravel(self, v: np.ndarray) -> Any:
         return v if self.objective is None else self.objective.unravel(v)
-
-
-def _hvp_rows(obj: Objective, V: np.ndarray) -> np.ndarray:
-    """H vᵢ for the rows vᵢ of V in one vmapped forward-over-reverse pass per batch (3–5× faster
-    than a loop of ``hvp_flat`` for 20 probes on small models), recorded with jit per shape."""
-    def make(loss):
-        def rows(theta, V, *b):
-            return vmap(lambda v: jvp(lambda t: grad(loss)(t, *b), (theta,), (v,))[1])(V)
-        return rows
-    theta = obj.flat
-    f = obj._f("hvp_rows", lambda: make(obj._loss_flat))
-    out = np.zeros(V.shape, np.result_type(obj.dtype, V.dtype))
-    for w, b in obj.batches:
-        out += w * np.asarray(f(theta, V, *b))
-    if obj._regularizer is not None:
-        out += np.asarray(obj._f("reg_hvp_rows", lambda: make(obj._reg_flat))(theta, V))
-    obj.num_hvps += len(V)
-    return out
 
 
 @dataclass
