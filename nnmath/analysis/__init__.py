@@ -52,6 +52,17 @@ from .landscape import (
     random_directions,
     trajectory_pca,
 )
+from .ntk import (
+    InfiniteWidthKernels,
+    NTKOperator,
+    NTKPrediction,
+    NTKSpectrum,
+    empirical_ntk,
+    infinite_width_kernels,
+    ntk_eigenspectrum,
+    ntk_operator,
+    ntk_predict,
+)
 from .spectra import (
     ActivationRow,
     ActivationStatistics,
@@ -80,6 +91,9 @@ __all__ = [
     "analyze_gradient_flow", "weight_spectra", "jacobian_spectrum", "GradientFlowMonitor",
     "activation_statistics", "GradientFlowAnalysis", "WeightSpectra", "WeightSpectrumRow",
     "JacobianSpectrum", "ActivationStatistics", "ActivationRow",
+    # ntk
+    "empirical_ntk", "ntk_operator", "ntk_eigenspectrum", "ntk_predict", "infinite_width_kernels",
+    "NTKOperator", "NTKSpectrum", "NTKPrediction", "InfiniteWidthKernels",
     # landscape
     "random_directions", "loss_slice_1d", "loss_surface_2d", "linear_interpolation",
     "trajectory_pca", "TrajectoryRecorder", "fit_bezier_curve", "loss_along_bezier", "bezier_point",
