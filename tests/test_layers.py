@@ -16,6 +16,7 @@ LAYERS = [
     ("nnmath.scipy", 1),
     ("nnmath._transforms", 2),
     ("nnmath._gradcheck", 2),
+    ("nnmath._ravel", 2),
     ("nnmath.nn", 3),
     ("nnmath.optimizers", 3),
     ("nnmath.training", 4),
