@@ -24,7 +24,10 @@ FAMILIES = ["mlp", "cnn", "lstm", "batchnorm"]
 
 
 def _build(name):
-    rng = np.random.default_rng({"mlp": 0, "cnn": 1, "lstm": 2, "batchnorm": 3}[name])
+    from nnmath.keras.utils import set_random_seed
+    seed = {"mlp": 0, "cnn": 1, "lstm": 2, "batchnorm": 3}[name]
+    set_random_seed(seed)                   # weights independent of the tests run before
+    rng = np.random.default_rng(seed)
     if name == "mlp":
         model = Sequential([layers.Dense(6, activation="tanh", input_shape=(3,), dtype=F64),
                             layers.Dense(2, dtype=F64)])
@@ -33,7 +36,7 @@ def _build(name):
         model = Sequential([layers.Conv2D(2, 3, activation="tanh", input_shape=(6, 6, 1),
                                           dtype=F64),
                             layers.MaxPooling2D(dtype=F64), layers.Flatten(dtype=F64),
-                            layers.Dense(3, dtype=F64)])
+                            layers.Dense(3, activation="softmax", dtype=F64)])
         x, y = rng.normal(size=(12, 6, 6, 1)), rng.integers(0, 3, 12)
         loss = "sparse_categorical_crossentropy"
     elif name == "lstm":
