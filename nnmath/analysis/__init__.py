@@ -63,6 +63,24 @@ from .ntk import (
     ntk_operator,
     ntk_predict,
 )
+from .transport import (
+    Barycenter1DResult,
+    SinkhornBarycenterResult,
+    SinkhornConvergenceWarning,
+    SinkhornResult,
+    SlicedWassersteinResult,
+    WassersteinLoss,
+    cost_matrix,
+    gradient_penalty,
+    sinkhorn,
+    sinkhorn_barycenter,
+    sinkhorn_divergence,
+    sliced_wasserstein,
+    wasserstein_barycenter_1d,
+    wasserstein_distance,
+    wasserstein_p,
+    wgan_gp_critic_loss,
+)
 from .spectra import (
     ActivationRow,
     ActivationStatistics,
@@ -94,6 +112,11 @@ __all__ = [
     # ntk
     "empirical_ntk", "ntk_operator", "ntk_eigenspectrum", "ntk_predict", "infinite_width_kernels",
     "NTKOperator", "NTKSpectrum", "NTKPrediction", "InfiniteWidthKernels",
+    # transport
+    "wasserstein_distance", "wasserstein_p", "wasserstein_barycenter_1d", "sliced_wasserstein",
+    "sinkhorn", "sinkhorn_divergence", "sinkhorn_barycenter", "cost_matrix", "WassersteinLoss",
+    "gradient_penalty", "wgan_gp_critic_loss", "SinkhornResult", "SinkhornBarycenterResult",
+    "SlicedWassersteinResult", "Barycenter1DResult", "SinkhornConvergenceWarning",
     # landscape
     "random_directions", "loss_slice_1d", "loss_surface_2d", "linear_interpolation",
     "trajectory_pca", "TrajectoryRecorder", "fit_bezier_curve", "loss_along_bezier", "bezier_point",
