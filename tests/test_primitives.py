@@ -72,6 +72,10 @@ ROWS = [
     unary("relu", nnmath.nn.relu, A),
     Row("polygamma", lambda x: sps.polygamma(1, x), (POS + 1,)),
     Row("astype", lambda x: mnp.astype(x, np.float32) * 2.0, (A,), f32=False, eps=1e-2, rtol=1e-4),
+    # --- complex parts (real in, real out; more in tests/test_complex.py) ----------------------
+    Row("conj", lambda x, y: mnp.real(mnp.conj(x + 1j * y) * (y + 2j * x)), (A, B)),
+    Row("real", lambda x, y: mnp.real((x + 1j * y) ** 2), (A, B)),
+    Row("imag", lambda x, y: mnp.imag((x + 1j * y) ** 2), (A, B)),
     # --- binary elementwise, with broadcasting -----------------------------------------------
     Row("add", lambda a, b: a + b, (A, ROW), id="add-broadcast"),
     Row("subtract", lambda a, b: a - b, (COL, A), id="subtract-broadcast"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .primitive import Tracer, fit_tangent, missing_rule, new_level
+from .primitive import Tracer, check_real_result, complex_error, fit_tangent, missing_rule, new_level
 
 __all__ = ["ForwardTrace", "ForwardTracer"]
 
@@ -42,8 +42,11 @@ class ForwardTrace:
         vals = list(args)
         tans = [None] * len(args)
         lower = False           # does any value still carry an outer (lower-level) trace?
+        complex_ok = prim.complex_rules     # else a complex value is refused (real-only rules)
         for i, a in enumerate(args):
             if isinstance(a, Tracer):
+                if not complex_ok and a.dtype.kind == "c":
+                    raise complex_error(prim, f"argument {i}", a.dtype)
                 if a._trace is self:
                     v = vals[i] = a._primal
                     tans[i] = a._tangent
@@ -52,6 +55,8 @@ class ForwardTrace:
                 else:
                     lower = True
         ans = prim(*vals, **params) if lower else prim.impl(*vals, **params)
+        if not complex_ok:
+            check_real_result(prim, ans)
         out = None
         for i, t in enumerate(tans):
             if t is None:

@@ -14,6 +14,11 @@ Vocabulary used by all rule tables:
 A VJP rule for argument i maps (g, ans, *args, **params) to that argument's cotangent; a JVP rule for
 argument i maps (t, ans, *args, **params) to its contribution to the output tangent. Broadcasting and
 dtype are fixed in one place (:func:`fit_cotangent`, :func:`fit_tangent`), never inside a rule.
+
+Complex values follow JAX's convention (the cotangent z̄ of z is the c with df = Re(c·dz)). A
+primitive declares ``complex_rules=True`` when its rules hold for complex values; reverse and
+forward mode refuse every other primitive on a complex value (:func:`complex_error`), so a rule
+written for real numbers never returns a wrong complex derivative.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["Primitive", "Tracer", "primitive", "defvjp", "defjvp", "REGISTRY", "new_level",
-           "full_lower", "is_tracer", "needs_rules", "call_plain"]
+           "full_lower", "is_tracer", "needs_rules", "call_plain", "complex_error", "check_real_result"]
 
 #: Every registered primitive, by name. The test-suite checks each has VJP/JVP rules and a test row.
 REGISTRY: dict[str, "Primitive"] = {}
@@ -168,9 +173,11 @@ class Primitive:
         multiple_results: ``impl`` returns a tuple of arrays.
     """
 
-    __slots__ = ("name", "impl", "vjps", "jvps", "batch", "saves", "multiple_results", "__dict__")
+    __slots__ = ("name", "impl", "vjps", "jvps", "batch", "saves", "multiple_results",
+                 "complex_rules", "__dict__")
 
-    def __init__(self, name: str, impl: Callable, multiple_results: bool = False):
+    def __init__(self, name: str, impl: Callable, multiple_results: bool = False,
+                 complex_rules: bool = False):
         self.name = name
         self.impl = impl
         self.vjps: tuple | None = None
@@ -180,6 +187,9 @@ class Primitive:
         # "all", "ans" (the output only), "args" (the inputs only) or "none" (shapes and dtypes).
         self.saves = "all"
         self.multiple_results = multiple_results
+        # Whether the rules are right for complex values too (JAX's convention, see
+        # complex_error); if not, the derivative traces refuse a complex argument or result.
+        self.complex_rules = complex_rules
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl
 
@@ -193,11 +203,18 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
-def primitive(name: str, impl: Callable, multiple_results: bool = False) -> Primitive:
-    """Create and register a primitive (its rules are attached with defvjp/defjvp)."""
+def primitive(name: str, impl: Callable, multiple_results: bool = False,
+              complex_rules: bool = False) -> Primitive:
+    """Create and register a primitive (its rules are attached with defvjp/defjvp).
+
+    ``complex_rules=True`` declares that its rules are also right for complex values under
+    JAX's convention (the cotangent z̄ of z is the c with df = Re(c·dz): holomorphic rules are
+    those of the real case, with plain transposes; non-holomorphic ones need their own). Without
+    it, reverse and forward mode refuse the primitive on a complex value (:func:`complex_error`).
+    """
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is already registered")
-    p = Primitive(name, impl, multiple_results)
+    p = Primitive(name, impl, multiple_results, complex_rules)
     REGISTRY[name] = p
     return p
 
@@ -232,6 +249,26 @@ def missing_rule(prim: Primitive, mode: str, argpos: int | None = None) -> NotIm
     return NotImplementedError(f"nnmath has no {kind} rule for '{prim.name}'{where}")
 
 
+def complex_error(prim: Primitive, what: str, dtype) -> NotImplementedError:
+    """The error for a primitive with real-only rules met by a complex value in a derivative
+    trace (reverse and forward mode test ``prim.complex_rules`` and the dtypes of the traced
+    arguments before computing, and :func:`check_real_result` after)."""
+    return NotImplementedError(
+        f"nnmath cannot differentiate '{prim.name}' at a complex value ({what} has dtype {dtype}): "
+        f"derivatives of '{prim.name}' for complex numbers are not supported yet (its rules hold "
+        f"for real values only). Write it on the real and imaginary parts (z.real, z.imag) or on "
+        f"mnp.abs(z), or use nnmath.stop_gradient if no derivative is needed.")
+
+
+def check_real_result(prim: Primitive, ans: Any) -> None:
+    """Refuse a primitive with real-only rules whose result is complex (a real traced argument
+    next to a complex constant): a wrong derivative must never be returned silently."""
+    for a in (ans if prim.multiple_results else (ans,)):
+        dtype = a.dtype if hasattr(a, "dtype") else np.result_type(a)
+        if dtype.kind == "c":
+            raise complex_error(prim, "its result", dtype)
+
+
 def unbroadcast(c: Any, shape: tuple) -> Any:
     """Sum a cotangent over the axes along which its primal of ``shape`` was broadcast."""
     extra = c.ndim - len(shape)
@@ -258,14 +295,25 @@ def fit_cotangent(c: Any, like: Any) -> Any:
             c = c.reshape(shape)
     dtype = like.dtype if hasattr(like, "dtype") else np.result_type(like)
     if c.dtype != dtype and dtype.kind in "fc":
-        c = c.astype(dtype)
+        if c.dtype.kind == "c" and dtype.kind == "f":
+            c = c.real      # a real x pairs as Re(c·ẋ) = Re(c)·ẋ: its cotangent is Re c
+        if c.dtype != dtype:
+            c = c.astype(dtype)
     return c
 
 
 def fit_tangent(t: Any, ans: Any) -> Any:
     """Give an output tangent the shape and dtype of the primal output ``ans``."""
-    if t.shape != ans.shape:
+    try:
+        reshape = t.shape != ans.shape
+    except AttributeError:      # a Python scalar: 1j · (a numpy float64 scalar) is a Python complex
+        t = np.asarray(t)
+        reshape = t.shape != ans.shape
+    if reshape:
         t = t + np.zeros(ans.shape, dtype=t.dtype)
     if t.dtype != ans.dtype and ans.dtype.kind in "fc":
-        t = t.astype(ans.dtype)
+        if t.dtype.kind == "c" and ans.dtype.kind == "f":
+            t = t.real      # a real output's tangent is real: the real part, explicitly
+        if t.dtype != ans.dtype:
+            t = t.astype(ans.dtype)
     return t

@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .primitive import Tracer, fit_cotangent, missing_rule, new_level, shape_only
+from .primitive import (Tracer, check_real_result, complex_error, fit_cotangent, missing_rule,
+                        new_level, shape_only)
 
 __all__ = ["ReverseTrace", "ReverseTracer", "backward"]
 
@@ -54,8 +55,11 @@ class ReverseTrace:
         vals = list(args)
         parents = []
         lower = False           # does any value still carry an outer (lower-level) trace?
+        complex_ok = prim.complex_rules     # else a complex value is refused (real-only rules)
         for i, a in enumerate(args):
             if isinstance(a, Tracer):
+                if not complex_ok and a.dtype.kind == "c":
+                    raise complex_error(prim, f"argument {i}", a.dtype)
                 if a._trace is self:
                     v = vals[i] = a._primal
                     parents.append((i, a._node, a._out))
@@ -66,6 +70,8 @@ class ReverseTrace:
         if parents[-1][0] >= len(rules):
             raise missing_rule(prim, "rev", parents[-1][0])
         ans = prim(*vals, **params) if lower else prim.impl(*vals, **params)
+        if not complex_ok:
+            check_real_result(prim, ans)
         tape = self.tape
         node = len(tape)
         saves = prim.saves

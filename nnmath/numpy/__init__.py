@@ -5,7 +5,7 @@ nnmath transform it records or pushes derivatives. Names and semantics follow nu
 ``jax.numpy``); dtypes follow numpy's rules, so float32 stays float32.
 """
 from numpy import (  # noqa: F401  constants, dtypes and constant-creating functions, as numpy has them
-    arange, bool_, complex128, dtype, e, empty, euler_gamma, eye, finfo, float16, float32, float64,
+    arange, bool_, complex64, complex128, dtype, e, empty, euler_gamma, eye, finfo, float16, float32, float64,
     full, geomspace, identity, iinfo, inf, int8, int16, int32, int64, integer, issubdtype, linspace,
     logspace, meshgrid, nan, ndarray, newaxis, number, ones, pi, random, tri, uint8, zeros,
     floating, indices, ix_, ravel_multi_index, unravel_index, diag_indices, tril_indices, triu_indices,
@@ -17,13 +17,13 @@ from ._creation import (  # noqa: F401
     size, unique, zeros_like,
 )
 from ._elementwise import (  # noqa: F401
-    abs, absolute, add, allclose, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
+    abs, absolute, add, allclose, angle, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
     around, array_equal, astype, bitwise_and, bitwise_or, bitwise_xor, invert, cbrt, ceil, clip, conj, conjugate, cos, cosh, deg2rad, divide,
     equal, exp, exp2, expm1, fabs, fix, float_power, floor, floor_divide, greater, greater_equal,
-    heaviside, hypot, isclose, isfinite, isinf, isnan, less, less_equal, log, log1p, log2, log10,
+    heaviside, hypot, imag, isclose, isfinite, isinf, isnan, less, less_equal, log, log1p, log2, log10,
     logaddexp, logaddexp2, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, mod,
-    multiply, negative, not_equal, positive, power, rad2deg, reciprocal, remainder, rint, round,
-    sign, signbit, sin, sinc, sinh, sqrt, square, subtract, tan, tanh, true_divide, trunc, where,
+    multiply, negative, not_equal, positive, power, rad2deg, real, reciprocal, remainder, rint,
+    round, sign, signbit, sin, sinc, sinh, sqrt, square, subtract, tan, tanh, true_divide, trunc, where,
 )
 from ._products import dot, einsum, inner, kron, matmul, outer, tensordot, vdot  # noqa: F401
 from ._reductions import (  # noqa: F401

@@ -9,28 +9,31 @@ Conventions at kinks and singular points (each tested in tests/test_edges.py):
     on the closed interval [lo, hi] (like PyTorch);  sqrt′(0) = cbrt′(0) = 0 (the convention that
     gives ‖x‖ and sqrt(x²) a zero gradient at 0);  ∂(xʸ)/∂y = 0 at x = 0;  hypot′ = 0 at (0, 0);
     0 · ∞ = 0 in reverse mode (``safe_mul``), so ``where`` never leaks NaN from an untaken branch.
+
+Complex values (JAX's convention): the cotangent z̄ of z is the c with df = Re(c·dz), a pairing
+without conjugate. Holomorphic primitives (``holomorphic=True`` / ``complex_rules=True``) keep
+their real rules, z̄ = ȳ ⊙ f′(z); the non-holomorphic conj, real, imag, abs, sign and angle have
+their own (below); every other primitive is refused on a complex value by the derivative traces
+(``nnmath._core.primitive.complex_error``). A cotangent reaching a real input is its real part.
+At z = 0, abs′ and sign′ are taken as 0 (as for real x); angle′ at 0 is undefined (NaN).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._core.batching import batch_elementwise
-from .._core.primitive import defjvp, defvjp, primitive
-from ._helpers import elementwise, nondifferentiable, raw, safe_mul
+from .._core.primitive import Tracer, defjvp, defvjp, needs_rules, primitive
+from ._helpers import elementwise, linear, nondifferentiable, raw, safe_mul
 
 _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
 
 
-def _safe_where_positive(x):
-    """Mask x > 0 and a copy of x with 1 elsewhere (the double-where trick for safe rules)."""
-    pos = raw(x) > 0
-    return pos, where(pos, x, 1.0)
-
-
 def _sqrt_deriv(y, x):
-    pos, ys = _safe_where_positive(y)
-    return where(pos, 0.5 / ys, 0.0)
+    # y > 0 for real x (NaN below 0 gets 0); y ≠ 0 for complex (an order on ℂ means nothing)
+    ry = raw(y)
+    pos = (ry != 0) if ry.dtype.kind == "c" else (ry > 0)
+    return where(pos, 0.5 / where(pos, y, 1.0), 0.0)
 
 
 def _cbrt_deriv(y, x):
@@ -50,57 +53,93 @@ def _sinc_deriv(y, x):
 # Unary: y = f(x), given as f′ in terms of (y, x).     x̄ = ȳ ⊙ f′(x)    ẏ = ẋ ⊙ f′(x)
 # ---------------------------------------------------------------------------------------------
 # y = −x                          f′ = −1  (linear)
-negative = primitive("negative", np.negative)
+negative = primitive("negative", np.negative, complex_rules=True)
 defvjp(negative, lambda g, y, x: negative(g))
 defjvp(negative, lambda t, y, x: negative(t))
 # y = eˣ                          f′ = y
-exp = elementwise("exp", np.exp, lambda y, x: y, singular=True)
+exp = elementwise("exp", np.exp, lambda y, x: y, singular=True, holomorphic=True)
 # y = 2ˣ                          f′ = y ln 2
-exp2 = elementwise("exp2", np.exp2, lambda y, x: y * _LN2, singular=True)
+exp2 = elementwise("exp2", np.exp2, lambda y, x: y * _LN2, singular=True, holomorphic=True)
 # y = eˣ − 1                      f′ = y + 1
-expm1 = elementwise("expm1", np.expm1, lambda y, x: y + 1.0, singular=True)
+expm1 = elementwise("expm1", np.expm1, lambda y, x: y + 1.0, singular=True, holomorphic=True)
 # y = ln x                        f′ = 1/x
-log = elementwise("log", np.log, lambda y, x: 1.0 / x, singular=True)
+log = elementwise("log", np.log, lambda y, x: 1.0 / x, singular=True, holomorphic=True)
 # y = ln(1 + x)                   f′ = 1/(1 + x)
-log1p = elementwise("log1p", np.log1p, lambda y, x: 1.0 / (1.0 + x), singular=True)
+log1p = elementwise("log1p", np.log1p, lambda y, x: 1.0 / (1.0 + x), singular=True,
+                    holomorphic=True)
 # y = log₂ x                      f′ = 1/(x ln 2)
-log2 = elementwise("log2", np.log2, lambda y, x: 1.0 / (x * _LN2), singular=True)
+log2 = elementwise("log2", np.log2, lambda y, x: 1.0 / (x * _LN2), singular=True, holomorphic=True)
 # y = log₁₀ x                     f′ = 1/(x ln 10)
-log10 = elementwise("log10", np.log10, lambda y, x: 1.0 / (x * _LN10), singular=True)
+log10 = elementwise("log10", np.log10, lambda y, x: 1.0 / (x * _LN10), singular=True,
+                    holomorphic=True)
 # y = √x                          f′ = 1/(2y), taken as 0 at x = 0
-sqrt = elementwise("sqrt", np.sqrt, _sqrt_deriv, singular=True)
+sqrt = elementwise("sqrt", np.sqrt, _sqrt_deriv, singular=True, holomorphic=True)
 # y = ∛x                          f′ = 1/(3y²), taken as 0 at x = 0
 cbrt = elementwise("cbrt", np.cbrt, _cbrt_deriv, singular=True)
 # y = x²                          f′ = 2x
-square = elementwise("square", np.square, lambda y, x: 2.0 * x, singular=True)
+square = elementwise("square", np.square, lambda y, x: 2.0 * x, singular=True, holomorphic=True)
 # y = 1/x                         f′ = −y²
-reciprocal = elementwise("reciprocal", np.reciprocal, lambda y, x: -(y * y), singular=True)
-# y = |x|                         f′ = sign x  (0 at 0)
-absolute = elementwise("absolute", np.absolute, lambda y, x: sign(x))
+reciprocal = elementwise("reciprocal", np.reciprocal, lambda y, x: -(y * y), singular=True,
+                         holomorphic=True)
+
+
+def _csign(z):
+    """z/|z|, 0 at 0 (differentiable: on ℂ the sign is not piecewise constant)."""
+    nz = raw(z) != 0
+    return where(nz, z / where(nz, absolute(z), 1.0), 0.0)
+
+
+def _abs_vjp(g, y, x):
+    if x.dtype.kind == "c":
+        return g * conjugate(_csign(x))
+    return g * _sign_real(x)
+
+
+def _abs_jvp(t, y, x):
+    if x.dtype.kind == "c":
+        return real(conjugate(_csign(x)) * t)
+    return t * _sign_real(x)
+
+
+# y = |x|                         x̄ = ȳ ⊙ sign x              ẋ ↦ ẋ ⊙ sign x   (0 at 0)
+# y = |z|                         z̄ = ȳ ⊙ z̄/|z|               ż ↦ Re(z̄ ż)/|z|   (0 at 0)
+absolute = batch_elementwise(primitive("absolute", np.absolute, complex_rules=True))
+absolute.saves = "args"
+defvjp(absolute, _abs_vjp)
+defjvp(absolute, _abs_jvp)
+# y = conj z                      z̄ = conj ȳ  (Re(ȳ·conj dz) = Re(conj ȳ·dz))      ż ↦ conj ż
+_conj = linear(primitive("conj", np.conjugate, complex_rules=True), lambda g, y, x: _conj(g))
+# y = Re z                        z̄ = ȳ, as complex (fit_cotangent casts)          ż ↦ Re ż
+_real = linear(primitive("real", np.real, complex_rules=True), lambda g, y, x: g)
+# y = Im z                        z̄ = −i ȳ  (ȳ·Im dz = Re(−i ȳ·dz))                ż ↦ Im ż
+_imag = linear(primitive("imag", np.imag, complex_rules=True), lambda g, y, x: g * -1j)
 # y = sin x                       f′ = cos x
-sin = elementwise("sin", np.sin, lambda y, x: cos(x))
+sin = elementwise("sin", np.sin, lambda y, x: cos(x), holomorphic=True)
 # y = cos x                       f′ = −sin x
-cos = elementwise("cos", np.cos, lambda y, x: negative(sin(x)))
+cos = elementwise("cos", np.cos, lambda y, x: negative(sin(x)), holomorphic=True)
 # y = tan x                       f′ = 1 + y²
-tan = elementwise("tan", np.tan, lambda y, x: 1.0 + y * y, singular=True)
+tan = elementwise("tan", np.tan, lambda y, x: 1.0 + y * y, singular=True, holomorphic=True)
 # y = arcsin x                    f′ = 1/√(1 − x²)
-arcsin = elementwise("arcsin", np.arcsin, lambda y, x: 1.0 / sqrt(1.0 - x * x), singular=True)
+arcsin = elementwise("arcsin", np.arcsin, lambda y, x: 1.0 / sqrt(1.0 - x * x), singular=True,
+                     holomorphic=True)
 # y = arccos x                    f′ = −1/√(1 − x²)
-arccos = elementwise("arccos", np.arccos, lambda y, x: -1.0 / sqrt(1.0 - x * x), singular=True)
+arccos = elementwise("arccos", np.arccos, lambda y, x: -1.0 / sqrt(1.0 - x * x), singular=True,
+                     holomorphic=True)
 # y = arctan x                    f′ = 1/(1 + x²)
-arctan = elementwise("arctan", np.arctan, lambda y, x: 1.0 / (1.0 + x * x))
+arctan = elementwise("arctan", np.arctan, lambda y, x: 1.0 / (1.0 + x * x), holomorphic=True)
 # y = sinh x                      f′ = cosh x
-sinh = elementwise("sinh", np.sinh, lambda y, x: cosh(x), singular=True)
+sinh = elementwise("sinh", np.sinh, lambda y, x: cosh(x), singular=True, holomorphic=True)
 # y = cosh x                      f′ = sinh x
-cosh = elementwise("cosh", np.cosh, lambda y, x: sinh(x), singular=True)
+cosh = elementwise("cosh", np.cosh, lambda y, x: sinh(x), singular=True, holomorphic=True)
 # y = tanh x                      f′ = 1 − y²
-tanh = elementwise("tanh", np.tanh, lambda y, x: 1.0 - y * y)
+tanh = elementwise("tanh", np.tanh, lambda y, x: 1.0 - y * y, holomorphic=True)
 # y = arsinh x                    f′ = 1/√(x² + 1)
-arcsinh = elementwise("arcsinh", np.arcsinh, lambda y, x: 1.0 / sqrt(x * x + 1.0))
+arcsinh = elementwise("arcsinh", np.arcsinh, lambda y, x: 1.0 / sqrt(x * x + 1.0), holomorphic=True)
 # y = arcosh x                    f′ = 1/√(x² − 1)
 arccosh = elementwise("arccosh", np.arccosh, lambda y, x: 1.0 / sqrt(x * x - 1.0), singular=True)
 # y = artanh x                    f′ = 1/(1 − x²)
-arctanh = elementwise("arctanh", np.arctanh, lambda y, x: 1.0 / (1.0 - x * x), singular=True)
+arctanh = elementwise("arctanh", np.arctanh, lambda y, x: 1.0 / (1.0 - x * x), singular=True,
+                      holomorphic=True)
 # y = sin(πx)/(πx)                f′ = (cos(πx) − y)/x, 0 at 0
 sinc = elementwise("sinc", np.sinc, _sinc_deriv)
 # y = x·π/180                     f′ = π/180
@@ -112,19 +151,19 @@ rad2deg = elementwise("rad2deg", np.rad2deg, lambda y, x: 180.0 / np.pi)
 # Binary: y = f(x₁, x₂).   x̄ᵢ = ȳ ⊙ ∂f/∂xᵢ    ẏ = Σᵢ ẋᵢ ⊙ ∂f/∂xᵢ
 # ---------------------------------------------------------------------------------------------
 # y = a + b                       ā = ȳ, b̄ = ȳ
-add = primitive("add", np.add)
+add = primitive("add", np.add, complex_rules=True)
 defvjp(add, lambda g, y, a, b: g, lambda g, y, a, b: g)
 defjvp(add, lambda t, y, a, b: t, lambda t, y, a, b: t)
 # y = a − b                       ā = ȳ, b̄ = −ȳ
-subtract = primitive("subtract", np.subtract)
+subtract = primitive("subtract", np.subtract, complex_rules=True)
 defvjp(subtract, lambda g, y, a, b: g, lambda g, y, a, b: negative(g))
 defjvp(subtract, lambda t, y, a, b: t, lambda t, y, a, b: negative(t))
 # y = a ⊙ b                       ā = ȳ ⊙ b, b̄ = ȳ ⊙ a  (bilinear)
-multiply = primitive("multiply", np.multiply)
+multiply = primitive("multiply", np.multiply, complex_rules=True)
 defvjp(multiply, lambda g, y, a, b: safe_mul(g, b), lambda g, y, a, b: safe_mul(g, a))
 defjvp(multiply, lambda t, y, a, b: t * b, lambda t, y, a, b: a * t)
 # y = a / b                       ā = ȳ / b, b̄ = −ȳ ⊙ y / b
-divide = primitive("divide", np.divide)
+divide = primitive("divide", np.divide, complex_rules=True)
 defvjp(divide, lambda g, y, a, b: safe_mul(g, 1.0 / b), lambda g, y, a, b: safe_mul(g, -y / b))
 defjvp(divide, lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b)
 true_divide = divide
@@ -142,7 +181,7 @@ def _power_dexp(y, a, b):
 
 
 # y = aᵇ                          ā = ȳ ⊙ b aᵇ⁻¹, b̄ = ȳ ⊙ aᵇ ln a
-power = primitive("power", np.power)
+power = primitive("power", np.power, complex_rules=True)
 defvjp(power, lambda g, y, a, b: safe_mul(g, _power_dbase(y, a, b)),
        lambda g, y, a, b: safe_mul(g, _power_dexp(y, a, b)))
 defjvp(power, lambda t, y, a, b: t * _power_dbase(y, a, b), lambda t, y, a, b: t * _power_dexp(y, a, b))
@@ -197,7 +236,7 @@ mod = remainder
 # Selection
 # ---------------------------------------------------------------------------------------------
 # y = c ? a : b                   ā = c ? ȳ : 0, b̄ = c ? 0 : ȳ   (exact zeros: see safe_mul)
-_where3 = primitive("where", np.where)
+_where3 = primitive("where", np.where, complex_rules=True)
 defvjp(_where3, None, lambda g, y, c, a, b: _where3(c, g, 0.0), lambda g, y, c, a, b: _where3(c, 0.0, g))
 defjvp(_where3, None, lambda t, y, c, a, b: _where3(c, t, 0.0), lambda t, y, c, a, b: _where3(c, 0.0, t))
 
@@ -247,7 +286,8 @@ def _astype_impl(x, dtype):
 
 
 # y = x cast to dtype             x̄ = ȳ cast back (done by fit_cotangent),  ẏ = ẋ cast
-_astype = primitive("astype", _astype_impl)
+#                                 (real → complex: x̄ = Re ȳ;  complex → real, numpy's Re z: z̄ = ȳ)
+_astype = primitive("astype", _astype_impl, complex_rules=True)
 defvjp(_astype, lambda g, y, x, dtype: g)
 defjvp(_astype, lambda t, y, x, dtype: _astype(t, dtype=dtype))
 
@@ -259,7 +299,7 @@ def astype(x, dtype):
 # ---------------------------------------------------------------------------------------------
 # Piecewise constant or discrete: derivative zero wherever it exists; results are constants.
 # ---------------------------------------------------------------------------------------------
-sign = nondifferentiable(np.sign, kind="elementwise")
+_sign_real = nondifferentiable(np.sign, "sign", kind="elementwise")
 floor = nondifferentiable(np.floor, kind="elementwise")
 ceil = nondifferentiable(np.ceil, kind="elementwise")
 trunc = nondifferentiable(np.trunc, kind="elementwise")
@@ -293,7 +333,7 @@ array_equal = nondifferentiable(np.array_equal)
 
 # Every primitive above broadcasts elementwise: under vmap, align ranks and let it broadcast.
 for _p in (negative, add, subtract, multiply, divide, power, maximum, minimum, arctan2, hypot,
-           logaddexp, logaddexp2, remainder, _where3, _clip, _astype):
+           logaddexp, logaddexp2, remainder, _where3, _clip, _astype, _conj, _real, _imag):
     batch_elementwise(_p)
 
 # What each VJP reads (the tape keeps only that; see Primitive.saves).
@@ -312,13 +352,55 @@ def positive(x):
 
 
 def float_power(a, b):
-    """``numpy.float_power``: aᵇ computed in float64."""
-    return power(astype(a, np.float64) if hasattr(a, "dtype") else a, b)
+    """``numpy.float_power``: aᵇ computed in float64 (complex128 for complex input)."""
+    if not hasattr(a, "dtype"):
+        return power(a, b)
+    return power(astype(a, np.complex128 if a.dtype.kind == "c" else np.float64), b)
+
+
+def _is_complex(x) -> bool:
+    return np.iscomplexobj(x) if not isinstance(x, Tracer) else x.dtype.kind == "c"
+
+
+def sign(x):
+    """``numpy.sign``: piecewise constant (derivative 0) for real x; z/|z| for complex z, which
+    varies on the circle and is differentiated as such (0 at 0)."""
+    if needs_rules(x) and x.dtype.kind == "c":
+        return _csign(x)
+    return _sign_real(x)
 
 
 def conjugate(x):
-    """``numpy.conjugate`` on real input: the identity."""
-    return x
+    """``numpy.conjugate``: z̄ (the identity on real input)."""
+    if _is_complex(x):
+        return _conj(x)
+    return x if isinstance(x, Tracer) else np.conjugate(x)
 
 
 conj = conjugate
+
+
+def real(val):
+    """``numpy.real``: Re z (the identity on real input)."""
+    if _is_complex(val):
+        return _real(val)
+    return val if isinstance(val, Tracer) else np.real(val)
+
+
+def imag(val):
+    """``numpy.imag``: Im z (a constant 0 on real input)."""
+    if _is_complex(val):
+        return _imag(val)
+    return np.zeros(val.shape, val.dtype) if isinstance(val, Tracer) else np.imag(val)
+
+
+_angle_real = nondifferentiable(np.angle, "angle", kind="elementwise")
+
+
+def angle(z, deg=False):
+    """``numpy.angle``: arg z = atan2(Im z, Re z), in degrees if ``deg`` (piecewise constant, 0
+    or π, on real input; its derivative at z = 0 is undefined)."""
+    if needs_rules(z) and z.dtype.kind == "c":
+        a = arctan2(_imag(z), _real(z))
+        return a * (180.0 / np.pi) if deg else a
+    return _angle_real(z, deg=deg)

@@ -80,13 +80,16 @@ def _reads(deriv: Callable) -> str:
         (uses_y, uses_x)]
 
 
-def elementwise(name: str, impl: Callable, deriv: Callable, singular: bool = False) -> Primitive:
+def elementwise(name: str, impl: Callable, deriv: Callable, singular: bool = False,
+                holomorphic: bool = False) -> Primitive:
     """An elementwise unary primitive y = f(x) with derivative f′ given as ``deriv(y, x)``.
 
     x̄ = ȳ ⊙ f′(x)      ẏ = ẋ ⊙ f′(x)
     ``singular``: f′ can be infinite or undefined, so the VJP uses :func:`safe_mul`.
+    ``holomorphic``: f is complex-analytic and ``deriv`` is right for complex x too, so the same
+    two rules hold for complex values (JAX's convention: z̄ = ȳ ⊙ f′(z), no conjugate).
     """
-    p = batch_elementwise(primitive(name, impl))
+    p = batch_elementwise(primitive(name, impl, complex_rules=holomorphic))
     p.saves = _reads(deriv)
     if singular:
         defvjp(p, lambda g, y, x: safe_mul(g, deriv(y, x)))
@@ -100,7 +103,9 @@ def linear(prim: Primitive, transpose: Callable) -> Primitive:
     """A primitive linear in its first argument (other arguments static parameters).
 
     ẏ = f(ẋ)        x̄ = fᵀ(ȳ), given as ``transpose(g, y, x, **params)``, which may read the
-    shape and dtype of x but not its values (the tape keeps only those).
+    shape and dtype of x but not its values (the tape keeps only those). For complex values the
+    transpose is with respect to the pairing Re(c·w): the plain transpose for maps with real
+    coefficients (reshape, indexing), conj for conj.
     """
     prim.saves = "none"
     defvjp(prim, transpose)

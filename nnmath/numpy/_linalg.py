@@ -24,6 +24,11 @@ Conventions (each tested in tests/test_linalg.py):
       not depend on them (eigenvalues, V diag(f(λ)) Vᵀ, U diag(s) Vᵀ, …).
     * ‖x‖ at x = 0 has gradient 0 for every order (sqrt′(0) = 0, abs′(0) = 0 in nnmath); the
       spectral and nuclear norms give a subgradient where singular values tie.
+    * Complex matrices (JAX's convention, Ā paired as Re(Ā ∘ dA) summed, no conjugate): inv, solve
+      and det are holomorphic, so their rules hold as written, with plain transposes Aᵀ; slogdet's
+      sign e^{iθ} varies (ṡ = i s Im tr(A⁻¹Ȧ)) and has its own term. cholesky, eigh, svd, qr and
+      pinv are refused on complex values (their Hermitian rules are not written yet). Norms of
+      complex x are real and are built on |x|.
     * Singular matrices: numpy's LinAlgError passes through (from the forward pass of inv and solve,
       and from the derivative of det and slogdet, which uses A⁻¹).
 
@@ -48,7 +53,7 @@ import numpy as np
 
 from .._core.batching import align, batch_leading, defbatch, logical_ndim
 from .._core.primitive import call_plain, defjvp, defvjp, is_tracer, needs_rules, primitive
-from ._elementwise import abs, astype, power, sqrt, where
+from ._elementwise import abs, astype, conjugate, imag, power, real, sqrt, where
 from ._helpers import nondifferentiable, raw
 from ._products import _matmul as _mm
 from ._products import matmul, outer as _outer, tensordot
@@ -145,13 +150,13 @@ def _check_matrix(fname: str, a, square: bool = False, argname: str = "a") -> No
 # ---------------------------------------------------------------------------------------------
 
 # Y = A⁻¹                 Ā = −Yᵀ Ȳ Yᵀ      Ẏ = −Y Ȧ Y       (Cookbook eq. 40; Giles 2008, Inverse)
-_inv = batch_leading(primitive("linalg.inv", np.linalg.inv))
+_inv = batch_leading(primitive("linalg.inv", np.linalg.inv, complex_rules=True))
 defvjp(_inv, lambda g, y, a: -_mm(_T(y), _mm(g, _T(y))))
 defjvp(_inv, lambda t, y, a: -_mm(y, _mm(t, y)))
 
 # X = A⁻¹ B  (B a stack of matrices)     B̄ = A⁻ᵀ X̄,  Ā = −B̄ Xᵀ      Ẋ = A⁻¹(Ḃ − Ȧ X)
 #                                        (Giles 2008, Matrix inverse product)
-_solve = primitive("linalg.solve", np.linalg.solve)
+_solve = primitive("linalg.solve", np.linalg.solve, complex_rules=True)
 defvjp(_solve, lambda g, x, a, b: -_mm(_solve(_T(a), g), _T(x)),
        lambda g, x, a, b: _solve(_T(a), g))
 defjvp(_solve, lambda t, x, a, b: -_solve(a, _mm(t, x)), lambda t, x, a, b: _solve(a, t))
@@ -159,7 +164,7 @@ defjvp(_solve, lambda t, x, a, b: -_solve(a, _mm(t, x)), lambda t, x, a, b: _sol
 defbatch(_solve, lambda size, vals, bat: _solve(*align(vals, bat, logical_ndim(vals, bat))))
 
 # y = det A                       Ā = ȳ y A⁻ᵀ       ẏ = y tr(A⁻¹ Ȧ)   (Cookbook eqs. 42, 49)
-_det = batch_leading(primitive("linalg.det", np.linalg.det))
+_det = batch_leading(primitive("linalg.det", np.linalg.det, complex_rules=True))
 defvjp(_det, lambda g, y, a: _per_matrix(g * y) * _T(_inv(a)))
 defjvp(_det, lambda t, y, a: y * trace(_solve(a, t)))
 
@@ -169,10 +174,27 @@ def _slogdet_impl(a):
     return sign, logabsdet
 
 
-# (s, y) = (sign det A, ln|det A|)   Ā = ȳ A⁻ᵀ   ẏ = tr(A⁻¹ Ȧ), ṡ = 0   (Cookbook eqs. 43, 57)
-_slogdet = batch_leading(primitive("linalg.slogdet", _slogdet_impl, multiple_results=True))
-defvjp(_slogdet, lambda g, ans, a: _per_matrix(g[1]) * _T(_inv(a)))
-defjvp(_slogdet, lambda t, ans, a: (np.zeros(ans[0].shape, ans[0].dtype), trace(_solve(a, t))))
+def _slogdet_vjp(g, ans, a):
+    gs, gy = g
+    if a.dtype.kind == "c":
+        gy = gy + 1j * imag(gs * ans[0])
+    return _per_matrix(gy) * _T(_inv(a))
+
+
+def _slogdet_jvp(t, ans, a):
+    tau = trace(_solve(a, t))
+    if a.dtype.kind == "c":
+        return ans[0] * (tau - real(tau)), real(tau)
+    return np.zeros(ans[0].shape, ans[0].dtype), tau
+
+
+# (s, y) = (sign det A, ln|det A|), τ = tr(A⁻¹ Ȧ)        (Cookbook eqs. 43, 57)
+#   real A:     Ā = ȳ A⁻ᵀ                     ẏ = τ,     ṡ = 0
+#   complex A:  Ā = (ȳ + i Im(s̄̄ s)) A⁻ᵀ      ẏ = Re τ,  ṡ = i s Im τ    (s̄̄ = the cotangent of s)
+_slogdet = batch_leading(primitive("linalg.slogdet", _slogdet_impl, multiple_results=True,
+                                   complex_rules=True))
+defvjp(_slogdet, _slogdet_vjp)
+defjvp(_slogdet, _slogdet_jvp)
 
 
 def _phi(x):
@@ -597,6 +619,8 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
     x = _arr(x)
     if x.dtype.kind not in "fc":
         x = astype(x, np.float64)
+    if x.dtype.kind == "c" and not _is_spectral(ord, axis, x.ndim):
+        x = abs(x)      # every other norm is a norm of |x|, real as numpy's
     nd = x.ndim
     if axis is None:
         if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
@@ -617,6 +641,12 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
         return _matrix_norm(x, ord, axis, keepdims)
     raise ValueError(f"norm: improper number of dimensions to norm: axis={axis} for shape "
                      f"{x.shape}")
+
+
+def _is_spectral(ord, axis, nd: int) -> bool:
+    """Whether ``norm(x, ord, axis)`` is a matrix norm of singular values ('nuc', 2, −2)."""
+    matrix = nd == 2 if axis is None else isinstance(axis, tuple) and len(axis) == 2
+    return matrix and ord in ("nuc", 2, -2)
 
 
 def _bad_axis(a, nd):
@@ -804,8 +834,8 @@ def outer(x1, x2, /):
 
 
 def vecdot(x1, x2, /, *, axis: int = -1):
-    """``numpy.linalg.vecdot``: Σ x1 x2 along ``axis`` (broadcasting the rest)."""
-    return sum(x1 * x2, axis=axis)
+    """``numpy.linalg.vecdot``: Σ x̄1 x2 along ``axis`` (broadcasting the rest; x1 conjugated)."""
+    return sum(conjugate(x1) * x2, axis=axis)
 
 
 __all__ = [

@@ -49,7 +49,8 @@ def _install() -> None:
     T.T = property(lambda self: mnp.transpose(self))
     T.mT = property(lambda self: mnp.swapaxes(self, -1, -2))
     T.at = property(lambda self: _At(self))
-    T.real = property(lambda self: self)
+    T.real = property(lambda self: mnp.real(self))
+    T.imag = property(lambda self: mnp.imag(self))
 
     def shaped(f):
         return lambda self, *shape, **kw: f(self, shape[0] if len(shape) == 1 else shape, **kw)

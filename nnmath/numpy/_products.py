@@ -6,6 +6,9 @@ Vocabulary: ``g`` = Ȳ, ``t`` = Ẋ. For Y = AB (Matrix Cookbook eq. 37; Giles 2
 For einsum, the cotangent of operand i is the einsum of Ȳ with every other operand onto operand
 i's indices; indices that appear in operand i alone are broadcast back, repeated indices (a
 diagonal) are put back on the diagonal.
+
+Complex operands: the rules hold as written (JAX's convention, z̄ paired as Re(z̄·dz)): plain
+transposes Bᵀ, never conjugate ones Bᴴ.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import numpy as np
 
 from .._core.batching import align, defbatch, logical_ndim
 from .._core.primitive import defjvp, defvjp, primitive
+from ._elementwise import conjugate
 from ._helpers import Variadic
 from ._shape import _transpose, broadcast_to, expand_dims, ravel, reshape
 
@@ -30,7 +34,7 @@ def _mT(x):
 
 
 # Y = A B  (batched, ndim ≥ 2)    Ā = Ȳ Bᵀ, B̄ = Aᵀ Ȳ      Ẏ = Ȧ B + A Ḃ
-_matmul = primitive("matmul", _matmul_impl)
+_matmul = primitive("matmul", _matmul_impl, complex_rules=True)
 defvjp(_matmul, lambda g, y, a, b: _matmul(g, _mT(b)), lambda g, y, a, b: _matmul(_mT(a), g))
 defjvp(_matmul, lambda t, y, a, b: _matmul(t, b), lambda t, y, a, b: _matmul(a, t))
 
@@ -125,7 +129,7 @@ def _einsum_jvp(i, t, y, *ops, subscripts):
 
 
 # Y = einsum(s, X₁, …, Xₙ)        X̄ᵢ = einsum(Ȳ, Xⱼ≠ᵢ → indices of Xᵢ)     Ẏ = Σᵢ einsum(…, Ẋᵢ, …)
-_einsum = primitive("einsum", _einsum_impl)
+_einsum = primitive("einsum", _einsum_impl, complex_rules=True)
 _einsum.vjps = Variadic(_einsum_vjp)
 _einsum.jvps = Variadic(_einsum_jvp)
 
@@ -221,8 +225,8 @@ def dot(a, b):
 
 
 def vdot(a, b):
-    """``numpy.vdot`` for real input: Σ aᵢbᵢ over the flattened arrays."""
-    return dot(ravel(a), ravel(b))
+    """``numpy.vdot``: Σ āᵢbᵢ over the flattened arrays (the first conjugated)."""
+    return dot(conjugate(ravel(a)), ravel(b))
 
 
 def inner(a, b):

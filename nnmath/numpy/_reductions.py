@@ -3,6 +3,9 @@
 Vocabulary: ``g`` = ȳ, ``t`` = ẋ, ``y`` = forward output; ``expand(g)`` = ȳ reshaped to the kept-dims
 shape so that it broadcasts against x.
 
+Complex values: sum, prod and cumsum are holomorphic (their rules hold as written); max and min
+are refused (an order on ℂ has no derivative); var and std of complex x are real, Σ|x − x̄|².
+
 Conventions: max/min share the cotangent equally among tied maxima (x̄ = ȳ ⊙ [x = y] / #ties);
 prod with a zero element has the finite, exact derivative ∂y/∂xᵢ = ∏_{j≠i} xⱼ (no division by 0).
 """
@@ -14,7 +17,7 @@ import numpy as np
 
 from .._core.batching import batch_axis_param, batch_reduction
 from .._core.primitive import defjvp, defvjp, primitive
-from ._elementwise import multiply, sqrt, where
+from ._elementwise import imag, multiply, real, sqrt, where
 from ._helpers import physical, raw
 from ._shape import _broadcast_to, _reshape, broadcast_to, expand_dims, flip, moveaxis, reshape
 
@@ -54,7 +57,7 @@ def _sum_impl(x, axis=None, keepdims=False):
 
 
 # y = Σ_axis x                    x̄ = broadcast(ȳ)      ẏ = Σ_axis ẋ
-_sum = primitive("sum", _sum_impl)
+_sum = primitive("sum", _sum_impl, complex_rules=True)
 defvjp(_sum, lambda g, y, x, axis, keepdims: _broadcast_to(_expand(g, x, axis, keepdims), shape=x.shape))
 defjvp(_sum, lambda t, y, x, axis, keepdims: _sum(t, axis=axis, keepdims=keepdims))
 
@@ -93,7 +96,7 @@ def _prod_impl(x, axis=None, keepdims=False):
 
 
 # y = ∏_axis x                    x̄ = broadcast(ȳ) ⊙ ∏_{j≠i} xⱼ      ẏ = Σ_axis ẋ ⊙ ∏_{j≠i} xⱼ
-_prod = primitive("prod", _prod_impl)
+_prod = primitive("prod", _prod_impl, complex_rules=True)
 defvjp(_prod, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_others(x, axis))
 defjvp(_prod, lambda t, y, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis=axis,
                                                    keepdims=keepdims))
@@ -164,7 +167,7 @@ def _cumsum_impl(x, axis):
 
 
 # y_k = Σ_{i≤k} x_i               x̄_i = Σ_{k≥i} ȳ_k (reversed cumsum)      ẏ = cumsum ẋ
-_cumsum = primitive("cumsum", _cumsum_impl)
+_cumsum = primitive("cumsum", _cumsum_impl, complex_rules=True)
 defvjp(_cumsum, lambda g, y, x, axis: flip(_cumsum(flip(g, axis), axis=axis), axis))
 defjvp(_cumsum, lambda t, y, x, axis: _cumsum(t, axis=axis))
 
@@ -207,11 +210,15 @@ def mean(a, axis=None, dtype=None, keepdims=False):
 
 
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
-    """``numpy.var``: Σ(x − x̄)² / (n − ddof)."""
+    """``numpy.var``: Σ|x − x̄|² / (n − ddof) (real, also for complex x)."""
     if not hasattr(a, "ndim"):
         a = np.asarray(a)
     centered = a - mean(a, axis=axis, dtype=dtype, keepdims=True)
-    ss = sum(centered * centered, axis=axis, keepdims=keepdims)
+    if centered.dtype.kind == "c":     # |c|² = (Re c)² + (Im c)², smooth everywhere
+        re, im = real(centered), imag(centered)
+        ss = sum(re * re + im * im, axis=axis, keepdims=keepdims)
+    else:
+        ss = sum(centered * centered, axis=axis, keepdims=keepdims)
     return ss / (_count(a, _norm_axis(axis, a.ndim)) - ddof)
 
 

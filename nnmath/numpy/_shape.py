@@ -19,7 +19,8 @@ from .._core.primitive import defjvp, defvjp, primitive
 from ._helpers import Variadic, linear, raw
 
 # ---------------------------------------------------------------------------------------------
-# Primitives
+# Primitives (all linear with real coefficients, so their rules hold for complex values as
+# they are: the transpose under the pairing Re(c·w) is the plain transpose)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -28,7 +29,7 @@ def _reshape_impl(x, shape):
 
 
 # y = reshape(x)                  x̄ = reshape(ȳ, x.shape)
-_reshape = linear(primitive("reshape", _reshape_impl), lambda g, y, x, shape: _reshape(g, shape=x.shape))
+_reshape = linear(primitive("reshape", _reshape_impl, complex_rules=True), lambda g, y, x, shape: _reshape(g, shape=x.shape))
 
 
 def _transpose_impl(x, axes):
@@ -36,7 +37,7 @@ def _transpose_impl(x, axes):
 
 
 # y = transpose(x, p)             x̄ = transpose(ȳ, p⁻¹)
-_transpose = linear(primitive("transpose", _transpose_impl),
+_transpose = linear(primitive("transpose", _transpose_impl, complex_rules=True),
                     lambda g, y, x, axes: _transpose(g, axes=tuple(np.argsort(axes))))
 
 
@@ -47,7 +48,7 @@ def _broadcast_to_impl(x, shape):
 
 
 # y = broadcast(x)                x̄ = ȳ summed over broadcast axes (by fit_cotangent)
-_broadcast_to = linear(primitive("broadcast_to", _broadcast_to_impl), lambda g, y, x, shape: g)
+_broadcast_to = linear(primitive("broadcast_to", _broadcast_to_impl, complex_rules=True), lambda g, y, x, shape: g)
 
 
 def _has_advanced(idx: tuple) -> bool:
@@ -76,15 +77,15 @@ def _index_set_impl(x, v, idx):
 
 
 # y = x[idx]  (a gather)          x̄ = zeros with ȳ added at idx (scatter-add)
-getitem = linear(primitive("getitem", _getitem_impl),
+getitem = linear(primitive("getitem", _getitem_impl, complex_rules=True),
                  lambda g, y, x, idx: _index_add(np.zeros(x.shape, g.dtype), g, idx=idx))
 # y = x with v added at idx       x̄ = ȳ,  v̄ = ȳ[idx]          ẏ = ẋ + scatter(v̇)
-_index_add = primitive("index_add", _index_add_impl)
+_index_add = primitive("index_add", _index_add_impl, complex_rules=True)
 defvjp(_index_add, lambda g, y, x, v, idx: g, lambda g, y, x, v, idx: getitem(g, idx=idx))
 defjvp(_index_add, lambda t, y, x, v, idx: t,
        lambda t, y, x, v, idx: _index_add(np.zeros(y.shape, t.dtype), t, idx=idx))
 # y = x with v written at idx     x̄ = ȳ with 0 at idx, v̄ = ȳ[idx]
-_index_set = primitive("index_set", _index_set_impl)
+_index_set = primitive("index_set", _index_set_impl, complex_rules=True)
 defvjp(_index_set, lambda g, y, x, v, idx: _index_set(g, 0.0, idx=idx),
        lambda g, y, x, v, idx: getitem(g, idx=idx))
 defjvp(_index_set, lambda t, y, x, v, idx: _index_set(t, 0.0, idx=idx),
@@ -108,7 +109,7 @@ def _concat_jvp(i, t, y, *xs, axis):
 
 
 # y = [x₁ x₂ … ] along axis       x̄ᵢ = the slice of ȳ that xᵢ filled
-_concatenate = primitive("concatenate", _concatenate_impl)
+_concatenate = primitive("concatenate", _concatenate_impl, complex_rules=True)
 _concatenate.vjps = Variadic(_concat_vjp)
 _concatenate.jvps = Variadic(_concat_jvp)
 
@@ -122,7 +123,7 @@ def _unpad(g, pad_width):
 
 
 # y = x framed by constants       x̄ = the interior of ȳ
-_pad = primitive("pad", _pad_impl)
+_pad = primitive("pad", _pad_impl, complex_rules=True)
 defvjp(_pad, lambda g, y, x, pad_width, constant_values: _unpad(g, pad_width))
 defjvp(_pad, lambda t, y, x, pad_width, constant_values: _pad(t, pad_width=pad_width, constant_values=0))
 
@@ -136,7 +137,7 @@ def _neg(shift):
 
 
 # y = roll(x, s)                  x̄ = roll(ȳ, −s)
-_roll = linear(primitive("roll", _roll_impl),
+_roll = linear(primitive("roll", _roll_impl, complex_rules=True),
                lambda g, y, x, shift, axis: _roll(g, shift=_neg(shift), axis=axis))
 
 
@@ -149,9 +150,9 @@ def _tril_impl(x, k):
 
 
 # y = upper triangle of x         x̄ = upper triangle of ȳ (a projection: its own transpose)
-_triu = linear(primitive("triu", _triu_impl), lambda g, y, x, k: _triu(g, k=k))
+_triu = linear(primitive("triu", _triu_impl, complex_rules=True), lambda g, y, x, k: _triu(g, k=k))
 # y = lower triangle of x         x̄ = lower triangle of ȳ
-_tril = linear(primitive("tril", _tril_impl), lambda g, y, x, k: _tril(g, k=k))
+_tril = linear(primitive("tril", _tril_impl, complex_rules=True), lambda g, y, x, k: _tril(g, k=k))
 
 # ---------------------------------------------------------------------------------------------
 # Batching rules (vmap): the batch axis is axis 0 of every stacked value
