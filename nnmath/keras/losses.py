@@ -1,6 +1,6 @@
 """``keras.losses``."""
 from ..nn.losses import (  # noqa: F401
-    BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity, EPSILON,
+    BinaryCrossentropy, CategoricalCrossentropy, DistillationLoss, distillation_loss, CategoricalHinge, CosineSimilarity, EPSILON,
     GaussianNLL, Hinge, Huber, KLDivergence, LogCosh, Loss, LossFunctionWrapper,
     MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
     MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy, SquaredHinge,

@@ -38,7 +38,8 @@ from .._core.batching import defbatch
 from .._core.primitive import defjvp, defvjp, primitive
 from .. import numpy as mnp
 
-__all__ = ["conv2d", "conv1d", "conv_output_length", "conv_padding", "normalize_tuple"]
+__all__ = ["conv2d", "conv1d", "conv2d_transpose", "conv1d_transpose", "conv_output_length",
+           "conv_transpose_output_length", "conv_padding", "normalize_tuple"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,6 +77,22 @@ def conv_output_length(length: int | None, size: int, padding: str, stride: int,
     if padding == "valid":
         return max((length - span) // stride + 1, 0)
     return -(-length // stride)                      # 'same', 'causal': ⌈length / stride⌉
+
+
+def conv_transpose_output_length(length: int | None, size: int, padding: str, stride: int,
+                                 dilation: int = 1, output_padding: int | None = None) -> int | None:
+    """Keras's ``deconv_output_length``: the output length of a transposed convolution.
+
+    With k̂ = d(k − 1) + 1 and no ``output_padding``: "valid" L·s + max(k̂ − s, 0), "same" L·s.
+    With ``output_padding`` p: (L − 1)·s + k̂ − 2·pad + p, pad = 0 ("valid") or ⌊k̂/2⌋ ("same").
+    """
+    if length is None:
+        return None
+    span = dilation * (size - 1) + 1
+    if output_padding is None:
+        return length * stride + max(span - stride, 0) if padding == "valid" else length * stride
+    pad = 0 if padding == "valid" else span // 2
+    return (length - 1) * stride + span - 2 * pad + output_padding
 
 
 def conv_padding(length: int, size: int, padding: str, stride: int, dilation: int = 1) -> tuple:
@@ -415,6 +432,84 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
         pads = ((0, 0),) + _explicit_padding((padding,), x.shape[1:2], kernel.shape[:1], (stride,), (dil,))
     y = conv2d(mnp.expand_dims(x, 1), mnp.expand_dims(kernel, 0), bias, strides=(1, stride),
                padding=pads, dilation_rate=(1, dil))
+    return mnp.squeeze(y, 1)
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
+                     output_padding=None):
+    """2-D transposed convolution, channels last (Keras's ``conv_transpose``; Dumoulin & Visin
+    2016, §4): x (N, H, W, C), kernel (KH, KW, O, C) — *output* channels before input channels, as
+    Keras stores it — optional bias (O,) → (N, OH, OW, O), OH from
+    :func:`conv_transpose_output_length`.
+
+    It is the adjoint of the convolution u ↦ u ⋆ kernel of an (N, OH, OW, O) input u with
+    TensorFlow's padding for that size (``conv2d_backprop_input``): ⟨y, u⟩ = ⟨x, u ⋆ kernel⟩,
+    so its derivatives are a convolution and a kernel gradient (all orders, every mode).
+
+    >>> import numpy as np
+    >>> conv2d_transpose(np.ones((1, 2, 2, 1)), np.ones((2, 2, 1, 1)), strides=2)[0, :, :, 0]
+    array([[1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.]])
+    """
+    x, kernel = _arr(x), _arr(kernel)
+    if x.ndim != 4 or kernel.ndim != 4:
+        raise ValueError(f"conv2d_transpose: expected x of rank 4 (N, H, W, C) and kernel of rank 4 "
+                         f"(KH, KW, O, C), received shapes {x.shape} and {kernel.shape}")
+    if x.shape[3] != kernel.shape[3]:
+        raise ValueError(f"conv2d_transpose: x has {x.shape[3]} channels (shape {x.shape}) but the "
+                         f"kernel (shape {kernel.shape}, (KH, KW, O, C)) expects {kernel.shape[3]}")
+    strides = normalize_tuple(strides, 2, "strides")
+    dilation = normalize_tuple(dilation_rate, 2, "dilation_rate")
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in ("valid", "same"):
+        raise ValueError(f"conv2d_transpose: `padding` must be 'valid' or 'same', received "
+                         f"padding={padding!r}")
+    ops = (None, None) if output_padding is None else normalize_tuple(
+        output_padding, 2, "output_padding", allow_zero=True)
+    for p, s in zip(ops, strides):
+        if p is not None and p >= s:
+            raise ValueError(f"conv2d_transpose: `output_padding` must be smaller than the strides "
+                             f"{strides}, received output_padding={output_padding!r}")
+    size = tuple(kernel.shape[:2])
+    out_hw = tuple(conv_transpose_output_length(n, k, mode, s, d, p) for n, k, s, d, p in
+                   zip(x.shape[1:3], size, strides, dilation, ops))
+    pads = tuple(conv_padding(n, k, mode, s, d) for n, k, s, d in zip(out_hw, size, strides, dilation))
+    for n, k, pr, s, d, got in zip(out_hw, size, pads, strides, dilation, x.shape[1:3]):
+        if n <= 0 or _out_len(n, k, pr, s, d) != got:
+            raise ValueError(f"conv2d_transpose: no output size fits input {x.shape} with kernel "
+                             f"{kernel.shape}, strides {strides}, padding {padding!r} and "
+                             f"output_padding {output_padding!r}")
+    if bias is not None:
+        bias = _arr(bias)
+        if bias.shape != (kernel.shape[2],):
+            raise ValueError(f"conv2d_transpose: bias must have shape ({kernel.shape[2]},) for a "
+                             f"kernel of shape {kernel.shape}, received {bias.shape}")
+    y = _bp_input(x, kernel, in_hw=out_hw, strides=strides, padding=pads, dilation=dilation)
+    return y if bias is None else y + bias
+
+
+def conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
+                     output_padding=None):
+    """1-D transposed convolution, channels last: x (N, L, C), kernel (K, O, C), optional bias
+    (O,) → (N, OL, O), as :func:`conv2d_transpose` over a height of 1.
+
+    >>> import numpy as np
+    >>> conv1d_transpose(np.array([[[1.0], [2.0]]]), np.ones((2, 1, 1)))[0, :, 0]
+    array([1., 3., 2.])
+    """
+    x, kernel = _arr(x), _arr(kernel)
+    if x.ndim != 3 or kernel.ndim != 3:
+        raise ValueError(f"conv1d_transpose: expected x of rank 3 (N, L, C) and kernel of rank 3 "
+                         f"(K, O, C), received shapes {x.shape} and {kernel.shape}")
+    (stride,) = normalize_tuple(strides, 1, "strides")
+    (dil,) = normalize_tuple(dilation_rate, 1, "dilation_rate")
+    op = None if output_padding is None else (0, normalize_tuple(output_padding, 1,
+                                                                 "output_padding", allow_zero=True)[0])
+    y = conv2d_transpose(mnp.expand_dims(x, 1), mnp.expand_dims(kernel, 0), bias,
+                         strides=(1, stride), padding=padding, dilation_rate=(1, dil),
+                         output_padding=op)
     return mnp.squeeze(y, 1)
 
 

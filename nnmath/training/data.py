@@ -29,11 +29,22 @@ def global_rng() -> np.random.Generator:
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a numeric array, or an error saying what is wrong (ragged, strings, objects)."""
     if x is None:
         raise ValueError(f"{name} is None; expected an array")
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as e:                 # numpy ≥ 1.24: ragged nested lists
+        raise ValueError(f"{name} is ragged (its rows have different lengths) and cannot be a "
+                         f"tensor; pad the sequences to one length (e.g. with "
+                         f"keras.utils.pad_sequences) first. numpy said: {e}") from None
     if arr.dtype == object:
-        raise TypeError(f"{name} could not be converted to a numeric array (got dtype object)")
+        raise TypeError(f"{name} could not be converted to a numeric array (got dtype object: "
+                        f"ragged rows or mixed types)")
+    if arr.dtype.kind in "USV":
+        raise ValueError(f"{name} holds {'strings' if arr.dtype.kind in 'US' else 'raw bytes'} "
+                         f"(dtype {arr.dtype}); the model needs numbers — map them first (e.g. "
+                         f"with a StringLookup layer applied to the data)")
     return arr
 
 
@@ -99,6 +110,12 @@ def _arrays(v: Any, name: str, names: list, what: str) -> list:
     elif k == 1:
         if isinstance(v, (list, tuple)) and len(v) == 1 and isinstance(v[0], np.ndarray):
             v = v[0]             # [x] for a one-input model, as Keras accepts
+        elif isinstance(v, (list, tuple)) and len(v) > 1 and all(
+                hasattr(a, "shape") and np.ndim(a) >= 1 for a in v):
+            what = "input" if name == "x" else "output"
+            raise ValueError(f"{what}: the model expects 1 {what}, but it received {len(v)} "
+                             f"{what} tensors (a list of {len(v)} arrays of shapes "
+                             f"{[tuple(np.shape(a)) for a in v]}); pass one array")
         v = [v]
     elif not isinstance(v, (list, tuple)) or len(v) != k:
         got = f"a list of {len(v)}" if isinstance(v, (list, tuple)) else type(v).__name__
@@ -141,7 +158,36 @@ def labels_of(y: np.ndarray) -> np.ndarray:
     return np.asarray(y).reshape(len(y)).astype(np.int64)
 
 
+def _check_class_weight(class_weight: Any, y: np.ndarray) -> None:
+    """Keras's rule: a dict with integer keys (class indices, below the number of classes when
+    ``y`` is one-hot) and finite weights ≥ 0."""
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"`class_weight` must be a dict mapping class indices (ints) to weights, "
+                         f"received {type(class_weight).__name__}: {class_weight!r}")
+    bad = [k for k in class_weight if isinstance(k, bool) or not isinstance(k, (int, np.integer))]
+    if bad:
+        raise ValueError(f"Expected `class_weight` to be a dict with keys from 0 to one less than "
+                         f"the number of classes, found {class_weight}: keys {bad} are not "
+                         f"integers")
+    n_classes = y.shape[-1] if y.ndim >= 2 and y.shape[-1] > 1 else None   # one-hot: known
+    unknown = sorted(int(k) for k in class_weight
+                     if k < 0 or (n_classes is not None and k >= n_classes))
+    if unknown:
+        raise ValueError(f"Expected `class_weight` to be a dict with keys from 0 to one less than "
+                         f"the number of classes{'' if n_classes is None else f' ({n_classes})'}, "
+                         f"found {class_weight}: keys {unknown} name no class")
+    for k, w in class_weight.items():
+        try:
+            ok = np.isfinite(float(w)) and float(w) >= 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"`class_weight` values must be finite numbers ≥ 0, received "
+                             f"class_weight[{k!r}]={w!r}")
+
+
 def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
+    _check_class_weight(class_weight, np.asarray(y))
     labels = labels_of(y)
     missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
     if missing:

@@ -165,7 +165,7 @@ class Functional(_BaseModel):
     """
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None):
-        super().__init__(name or "functional")
+        super().__init__(name=name)
         self.inputs, self._single_in = _as_tensors(inputs, "inputs")
         self.outputs, self._single_out = _as_tensors(outputs, "outputs")
         for t in self.inputs:
@@ -312,9 +312,15 @@ class Functional(_BaseModel):
         out = []
         for t, v in zip(self.inputs, xs):
             v = np.asarray(v) if not hasattr(v, "dtype") else v
-            out.append(v.astype(t.dtype) if v.dtype.kind == "f" and t.dtype.kind == "f"
-                       and v.dtype != t.dtype else v)
+            cast = t.dtype.kind == "f" and v.dtype != t.dtype and (
+                v.dtype.kind == "f" or (v.dtype.kind in "iub" and not self._feeds_indices(t)))
+            out.append(v.astype(t.dtype) if cast else v)
         return out[0] if self._single_in else out
+
+    def _feeds_indices(self, t: KerasTensor) -> bool:
+        """Whether a layer that takes indices (Embedding) reads input ``t`` directly."""
+        return any(getattr(layer, "_takes_indices", False) and any(p is t for p in node_parents)
+                   for layer, node_parents in ((n.layer, n.parents) for n in self._nodes))
 
     def _input_names(self) -> list:
         return [t.node.layer.name for t in self.inputs]
@@ -322,17 +328,6 @@ class Functional(_BaseModel):
     def _output_names(self) -> list:
         names = [t.node.layer.name for t in self.outputs]
         return [n if names.count(n) == 1 else f"{n}_{k}" for k, n in enumerate(names)]
-
-    def _ensure_optimizer(self) -> None:
-        """Re-pack the flat buffer if the layers' weights moved since (a layer reused by another
-        model, or a ``trainable`` flag changed), then as the base class."""
-        slots = [(l.name, k) for l in self.layers for k in l.params]
-        if slots != self._slots:
-            self._flatten_weights()
-            self._opt_ready = False
-        elif any(self._by_name[l].values[k] is not v for (l, k), v in zip(self._slots, self._leaf_views)):
-            self._flatten_weights()
-        super()._ensure_optimizer()
 
     # ------------------------------------------------------------------ summary and config
     def _ref(self, t: KerasTensor) -> list:
@@ -360,7 +355,7 @@ class Functional(_BaseModel):
         for i, r in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
             print_fn(line if i == 0 or i == len(rows) - 1 else "")
-        trainable = sum(v.size for l in self.layers for v in l.params.values())
+        trainable = sum(v.size for l in self.layers for v in l._weight_dict(True).values())
         total = self.count_params()
         print_fn(f" Total params: {total:,}")
         print_fn(f" Trainable params: {trainable:,}")
@@ -383,17 +378,16 @@ class Functional(_BaseModel):
                 "single_input": self._single_in, "single_output": self._single_out}
 
     @classmethod
-    def from_config(cls, config: dict, layer_class=None) -> "Functional":
+    def from_config(cls, config: dict, layer_class=None, custom_objects: dict | None = None
+                    ) -> "Functional":
         """Rebuild the graph (fresh, unbuilt layers) from :meth:`get_config`'s output;
-        ``layer_class(name)`` resolves class names (default: ``nnmath.nn.layers``)."""
+        ``layer_class(name)`` resolves class names (default: nnmath's layers and models, then
+        the classes registered with ``register_keras_serializable`` or in ``custom_objects``)."""
         if layer_class is None:
-            from ..nn import layers as _layers
+            from .serialization import layer_class as _lookup
 
             def layer_class(name):
-                c = getattr(_layers, name, None)
-                if not (isinstance(c, type) and issubclass(c, Layer)):
-                    raise ValueError(f"config names an unknown layer class {name!r}")
-                return c
+                return _lookup(name, custom_objects)
         by_name: dict[str, Layer] = {}
         calls: dict[str, list] = {}          # layer name → its output tensors, call by call
         pending = []

@@ -27,8 +27,10 @@ from .. import numpy as mnp
 from .._core.jit import ConcretizationError, jit
 from .._core.primitive import call_plain, needs_rules
 from .._core.transforms import value_and_grad
+from ..nn.layers import _keras_style as _ks
 from ..nn.layers.base import Layer
 from . import data as _data
+from .keras_api import KerasModelAPI
 
 __all__ = ["Model", "Sequential"]
 
@@ -54,15 +56,32 @@ def _per_output(spec: Any, names: list, what: str, convert, default: Any = None,
     return [default if spec is None else convert(spec)] * len(names)
 
 
+def _resolve_optimizer(optimizer: Any) -> Any:
+    """A Keras-style optimizer object from compile's argument: a name, an object, or one of
+    nnmath's Optax-style ``(init, update)`` transforms (wrapped, see
+    :class:`~nnmath.training.optax_adapter.TransformOptimizer`)."""
+    from .. import optimizers as _optimizers
+    if isinstance(optimizer, _optimizers.GradientTransformation):
+        from .optax_adapter import TransformOptimizer
+        return TransformOptimizer(optimizer)
+    return _optimizers.get(optimizer)
+
+
 def _concatenate_raveled(*arrays: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The arrays raveled and concatenated into one new array of ``dtype``."""
     return np.concatenate([a.ravel() for a in arrays], dtype=dtype, casting="same_kind")
 
 
-class Model:
+class Model(KerasModelAPI, Layer):
     """The shared machinery of models (see :class:`Sequential`); as in Keras, calling
     ``Model(inputs, outputs)`` builds a functional model (:class:`~nnmath.training.functional.Functional`),
-    and every model — Sequential or functional — is an instance of ``Model``."""
+    every model — Sequential or functional — is an instance of ``Model``, and every model is a
+    ``Layer``: it can be called on arrays (``model(x)``), used inside another model, and
+    subclassed Keras-style (``class MyModel(Model)`` with ``__init__`` creating layers as
+    attributes and ``call(self, inputs, training=None)``; see
+    :class:`~nnmath.training.keras_api.KerasModelAPI`)."""
+
+    _composite = True           # weights are the layers' (Layer.values is a view over them)
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs):
@@ -70,9 +89,15 @@ class Model:
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, name: str | None = None):
-        self.name = name or type(self).__name__.lower()
-        self.layers: list[Layer] = []
+    def __init__(self, *args, name: str | None = None, dtype: Any = None, trainable: bool = True,
+                 **kwargs):
+        if args and isinstance(args[0], str) and name is None:
+            name, args = args[0], args[1:]
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise TypeError(f"{type(self).__name__}: a subclassed model cannot take the "
+                            f"functional API's inputs/outputs; build Model(inputs, outputs) "
+                            f"instead (received {len(args)} positional arguments)")
+        Layer.__init__(self, name=name, dtype=dtype, trainable=trainable, **kwargs)
         self.built = False
         self.optimizer = None
         self.loss = None
@@ -82,19 +107,31 @@ class Model:
         self.history = None
         self.flat_params: np.ndarray | None = None
         self._slots: list[tuple[str, str]] = []
+        self._leaf_views: list = []
+
+    @property
+    def layers(self) -> list:
+        """The model's layers, in order (Keras ``model.layers``)."""
+        return self._sublayers
+
+    @layers.setter
+    def layers(self, value: Sequence) -> None:
+        object.__setattr__(self, "_sublayers", list(value))
 
     # ------------------------------------------------------------------ the pure function
     @property
     def params(self) -> dict:
         """Trainable weights: {layer name: {weight name: array}} (views of ``flat_params``)."""
         self._build_if_shape_known()
-        return {l.name: l.params for l in self.layers if l.params}
+        return {l.name: l._weight_dict(True) for l in self.layers
+                if l._weight_dict(True)}
 
     @property
     def state(self) -> dict:
         """Non-trainable weights (e.g. moving statistics): {layer name: {weight name: array}}."""
         self._build_if_shape_known()
-        return {l.name: l.state for l in self.layers if l.state}
+        return {l.name: l._weight_dict(False) for l in self.layers
+                if l._weight_dict(False)}
 
     def apply(self, params: dict, x: Any, training: bool = False, rng: np.random.Generator | None = None,
               state: dict | None = None) -> Any:
@@ -105,20 +142,32 @@ class Model:
         """``(output, new_state)``: new values of the non-trainable weights after this batch."""
         return self._forward(params, x, training, rng, state, collect=True)
 
-    def _forward(self, params, x, training, rng, state, collect):
-        raise NotImplementedError
-
     # ------------------------------------------------------------------ building
     def _build_if_shape_known(self) -> None:
         if not self.built and getattr(self, "input_shape", None) is not None:
             self.build(self.input_shape)
 
-    def _cast(self, x: np.ndarray) -> np.ndarray:
-        """Floating inputs in the first layer's dtype (Keras casts inputs to the compute dtype)."""
-        dtype = self.layers[0].dtype if self.layers else x.dtype
-        if x.dtype.kind == "f" and x.dtype != dtype:
+    def _cast(self, x: Any) -> Any:
+        """Inputs in the model's input dtype: floating inputs in the first layer's dtype (Keras
+        casts inputs to the compute dtype), and integer or boolean ones too, unless the first
+        layer takes indices (``Embedding``) or an ``Input`` declared an integer dtype."""
+        if isinstance(x, (list, tuple)):
+            return type(x)(self._cast(v) for v in x)
+        if not hasattr(x, "dtype"):
+            x = np.asarray(x)
+        declared = self._input_dtype()
+        first = self.layers[0] if self.layers else None
+        dtype = declared if declared is not None else (first.dtype if first is not None else x.dtype)
+        if x.dtype == dtype or dtype.kind != "f":
+            return x
+        if x.dtype.kind == "f" or (x.dtype.kind in "iub"
+                                   and not getattr(first, "_takes_indices", False)):
             return x.astype(dtype)
         return x
+
+    def _input_dtype(self) -> np.dtype | None:
+        """The dtype an ``Input`` declared for the (first) input, None if none did."""
+        return None
 
     def _check_unique_names(self) -> None:
         seen = set()
@@ -130,7 +179,7 @@ class Model:
 
     def _flatten_weights(self) -> None:
         """Move every trainable weight into one flat buffer and make the layers hold views."""
-        slots = [(l, k) for l in self.layers for k in l.params]
+        slots = [(l, k) for l in self.layers for k in l._weight_dict(True)]
         if not slots:
             self.flat_params, self._slots, self._leaf_views = np.zeros(0, np.float32), [], []
             return
@@ -191,15 +240,14 @@ class Model:
         Keras' compiled steps, Python attributes of layers and of the loss (a dropout rate, a
         ``from_logits`` flag) are read when a step is recorded: compile again after changing them.
         """
-        from .. import optimizers as _optimizers
         from ..nn import losses as _losses
-        if loss is None:
-            raise ValueError("compile: a loss is required (e.g. loss='mse')")
         if jit_compile not in (True, False, "auto"):
             raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}")
         names = self._output_names()
-        self.optimizer = _optimizers.get(optimizer)
-        self._output_losses = _per_output(loss, names, "loss", _losses.get, required=True)
+        self.optimizer = _resolve_optimizer(optimizer)
+        # loss=None: the model's own add_loss terms are the whole loss (Keras)
+        self._output_losses = ([None] * len(names) if loss is None else
+                               _per_output(loss, names, "loss", _losses.get, required=True))
         if len(names) == 1 and isinstance(loss_weights, np.ndarray):
             loss_weights = float(np.ravel(loss_weights)[0])
         self._loss_weights = _per_output(loss_weights, names, "loss_weights", float, default=1.0)
@@ -212,6 +260,7 @@ class Model:
         self.run_eagerly = bool(run_eagerly)
         self.jit_compile = False if run_eagerly else jit_compile
         self._jitted = {}           # step name → nnmath.jit of it (recorded again after compile)
+        self._compiled = True
 
     # ------------------------------------------------------------------ inputs and outputs
     def _input_names(self) -> list:
@@ -285,9 +334,17 @@ class Model:
             m.update_state(ys[k], preds[k], sample_weight)
 
     def _ensure_optimizer(self) -> None:
-        if self.optimizer is None or self.loss is None:
+        """Re-pack the flat buffer if the layers' weights moved since (a layer reused by another
+        model, or a ``trainable`` flag changed), then set up the optimizer's state once."""
+        if self.optimizer is None or not getattr(self, "_compiled", False):
             raise RuntimeError("the model must be compiled before training: call "
                                "model.compile(optimizer=..., loss=...)")
+        slots = [(l.name, k) for l in self.layers for k in l._weight_dict(True)]
+        if slots != self._slots:
+            self._flatten_weights()
+            self._opt_ready = False
+        elif any(self._by_name[l].values[k] is not v for (l, k), v in zip(self._slots, self._leaf_views)):
+            self._flatten_weights()
         if not getattr(self, "_opt_ready", False):
             sizes = [self._by_name[l].values[k].size for l, k in self._slots]
             self.optimizer.init_flat(self.flat_params, sizes=sizes)
@@ -297,7 +354,10 @@ class Model:
     def _data_loss(self, y, y_pred, sample_weight) -> tuple:
         """(Σₖ wₖ·lossₖ, the per-output losses — empty for one output) of one batch."""
         parts = [fn(t, p, sample_weight=sample_weight) for fn, t, p in
-                 zip(self._output_losses, self._output_list(y), self._output_list(y_pred))]
+                 zip(self._output_losses, self._output_list(y), self._output_list(y_pred))
+                 if fn is not None]
+        if not parts:                        # compiled without a loss: only add_loss terms
+            return 0.0, ()
         total = None
         for w, part in zip(self._loss_weights, parts):
             term = part if w == 1.0 else part * w
@@ -308,8 +368,12 @@ class Model:
         """The training loss as a function of the trainable weights in flat-buffer order (a
         list, so the gradient comes back ready to concatenate into the flat buffer)."""
         params = self._params_of(leaves)
-        y_pred, new_state = self.apply_with_state(params, x, training=True, rng=rng, state=state)
+        with _ks.LossCollector() as added:
+            y_pred, new_state = self.apply_with_state(params, x, training=True, rng=rng,
+                                                      state=state)
         loss, parts = self._data_loss(y, y_pred, sample_weight)
+        for term in added:                   # the layers' add_loss terms (Keras adds them)
+            loss = loss + mnp.sum(term)
         for l in self.layers:
             if l.name in params:
                 reg = l.regularization_loss(params[l.name])
@@ -319,7 +383,7 @@ class Model:
 
     def _state_slots(self) -> list:
         """(layer name, weight name) of every non-trainable weight, in a fixed order."""
-        return [(l.name, k) for l in self.layers for k in l.state]
+        return [(l.name, k) for l in self.layers for k in l._weight_dict(False)]
 
     def _gradient_step(self, x, y, sample_weight, rng, *weights):
         """One batch's loss, predictions, gradient as one flat array (None without trainable
@@ -364,8 +428,12 @@ class Model:
         return self._forward(params, x, False, None, state, False)[0]
 
     def _test_step(self, x, y, sample_weight, *weights):
-        y_pred = self._predict_step(x, *weights)
-        return self._data_loss(y, y_pred, sample_weight) + (y_pred,)
+        with _ks.LossCollector() as added:
+            y_pred = self._predict_step(x, *weights)
+        loss, parts = self._data_loss(y, y_pred, sample_weight)
+        for term in added:
+            loss = loss + mnp.sum(term)
+        return loss, parts, y_pred
 
     def _run(self, step: str, *args):
         """Run the step method named ``step``, recorded and replayed by :func:`nnmath.jit` unless
@@ -403,7 +471,10 @@ class Model:
         """Checked lists of input and target arrays, cast and with class weights applied."""
         xs, ys, sample_weight = self._check_data(x, y, sample_weight, what)
         if ys is None:
-            raise ValueError(f"{what}: y (the targets) is required")
+            if any(fn is not None for fn in getattr(self, "_output_losses", [None])):
+                raise ValueError(f"{what}: y (the targets) is required for the compiled loss "
+                                 f"(compile(loss=None) trains on the model's add_loss terms)")
+            ys = [np.zeros((len(xs[0]), 0), np.float32)]        # no targets: a placeholder
         xs = self._cast_list(xs)
         self._build_from(self._model_input(xs))
         if class_weight is not None:
@@ -537,7 +608,7 @@ class Model:
                  return_dict=False, _callbacks=True):
         """Loss and metrics over the data in inference mode (Keras: a scalar when there are no
         metrics, else a list; a dict with ``return_dict=True``)."""
-        if self.loss is None:
+        if not getattr(self, "_compiled", False):
             raise RuntimeError("evaluate: compile the model first")
         xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "evaluate")
         batch_size = 32 if batch_size is None else int(batch_size)
@@ -570,7 +641,7 @@ class Model:
     def summary(self, print_fn=print) -> None:
         """Layers with output shapes and parameter counts; trainable and non-trainable totals."""
         rows = [("Layer (type)", "Output Shape", "Param #")]
-        shape = getattr(self, "input_shape", None)
+        shape = None if getattr(type(self), "_keras_style", False) else getattr(self, "input_shape", None)
         for l in self.layers:
             out = l.compute_output_shape(shape) if shape is not None and l.built else "?"
             shape = out if out != "?" else None
@@ -582,7 +653,7 @@ class Model:
         for i, r in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(r, widths)))
             print_fn(line if i == 0 or i == len(rows) - 1 else "")
-        trainable = sum(v.size for l in self.layers for v in l.params.values())
+        trainable = sum(v.size for l in self.layers for v in l._weight_dict(True).values())
         total = self.count_params()
         print_fn(f" Total params: {total:,}")
         print_fn(f" Trainable params: {trainable:,}")
@@ -628,73 +699,4 @@ class _RunningMean:
         return self.total / self.count if self.count else 0.0
 
 
-class Sequential(Model):
-    """A linear stack of layers (Keras's ``Sequential``).
-
-    Args:
-        layers: the layers, in order; the first may carry ``input_shape``/``input_dim``.
-        name: the model's name.
-    """
-
-    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None):
-        super().__init__(name or "sequential")
-        self.input_shape: tuple | None = None
-        for layer in layers or []:
-            self.add(layer)
-
-    def add(self, layer: Layer) -> None:
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
-        if self.built:
-            raise RuntimeError("Sequential.add after the model was built is not supported")
-        self.layers.append(layer)
-        self._check_unique_names()
-        if len(self.layers) == 1 and layer._input_shape is not None:
-            self.input_shape = layer._input_shape
-
-    def build(self, input_shape: tuple) -> None:
-        """Build every layer in turn from the input shape (batch axis included, as None)."""
-        shape = (None,) + tuple(input_shape[1:])
-        self.input_shape = shape
-        for layer in self.layers:
-            if not layer.built:
-                layer.build(shape)
-                layer.built = True
-            shape = layer.compute_output_shape(shape)
-        self.output_shape = shape
-        self._by_name = {l.name: l for l in self.layers}
-        self._flatten_weights()
-        self.built = True
-
-    def _build_from(self, x: np.ndarray) -> None:
-        if not self.built:
-            if not self.layers:
-                raise ValueError("the model has no layers")
-            self.build(self.input_shape or (None,) + x.shape[1:])
-        expected = self.input_shape[1:]
-        if tuple(x.shape[1:]) != tuple(expected):
-            first = self.layers[0]
-            raise ValueError(f"input shape mismatch: layer {first.name!r} ({type(first).__name__}) "
-                             f"expects inputs of shape (batch, {', '.join(map(str, expected))}), "
-                             f"received {tuple(x.shape)}")
-
-    def _forward(self, params, x, training, rng, state, collect):
-        state = self.state if state is None else state
-        new_state: dict = {}
-        for layer in self.layers:
-            p = params.get(layer.name, {})
-            s = state.get(layer.name)
-            if s:
-                p = {**p, **s}
-            if collect and training and s:
-                from .._core.custom import stop_gradient
-                upd = layer.state_updates(p, x, rng)
-                if upd:
-                    new_state[layer.name] = stop_gradient(upd)
-            x = layer.call(p, x, training=training, rng=rng)
-        return x, new_state
-
-    def get_config(self) -> dict:
-        return {"name": self.name,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers],
-                "input_shape": None if self.input_shape is None else list(self.input_shape[1:])}
+from .sequential import Sequential  # noqa: E402  (it subclasses Model)

@@ -8,11 +8,30 @@ the file. Files are written to a temporary file in the same folder and moved int
 ``os.replace``, so a crash mid-save leaves the previous file intact; a truncated or tampered file
 raises ``ValueError`` and leaves the model untouched (everything is read and checked before any
 weight is assigned).
+
+What a loader guarantees, whatever the file holds (truncated, bytes flipped, members swapped,
+a config edited by hand):
+
+* the only error is ``ValueError`` (``FileNotFoundError`` for a missing path) — zip damage, bad
+  ``.npy`` headers, bad JSON, a config of the wrong types all become ``ValueError``;
+* no array is read before its header is checked against the member's stored size, so a header
+  claiming a huge shape allocates nothing;
+* the architecture is first built *without weights* (initializers replaced by zero-stride views,
+  with a budget: the elements stored in the file), so a config asking for a billion units fails
+  before anything is allocated; only then is the real model built and filled;
+* layer, loss and optimizer classes are looked up by name among nnmath's registered classes
+  (subclasses of ``Layer`` / ``Loss`` / ``Optimizer``), never by calling an arbitrary attribute.
+
+A killed save leaves its temporary file (``.<name>.nnmath-<pid>-….tmp``) in the folder; the next
+successful save of the same file removes those whose process is gone.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import glob
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -23,12 +42,19 @@ import numpy as np
 FORMAT_VERSION = 1
 _META = "__nnmath__"
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "FORMAT_VERSION"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "save_training_state",
+           "restore_training_state", "FORMAT_VERSION"]
+
+
+def _tmp_prefix(path: str) -> str:
+    return "." + os.path.basename(path) + ".nnmath-"
 
 
 def _atomic_savez(path: str, arrays: dict) -> None:
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".nnmath-", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_tmp_prefix(path)}{os.getpid()}-", suffix=".tmp",
+                               dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -40,6 +66,29 @@ def _atomic_savez(path: str, arrays: dict) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _remove_stale_temporaries(path, folder)
+
+
+def _remove_stale_temporaries(path: str, folder: str) -> None:
+    """Delete temporaries of earlier saves of ``path`` whose process no longer runs (a save that
+    was killed); a save in progress in a live process is left alone."""
+    prefix = _tmp_prefix(path)
+    for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
+        pid = os.path.basename(stale)[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _file_mode(path: str) -> int:
@@ -81,7 +130,7 @@ def _config_of(obj: Any) -> Any:
     return {"class_name": type(obj).__name__, "config": cfg}
 
 
-def save_model(model, filepath: str) -> None:
+def save_model(model, filepath: str, _extra: dict | None = None) -> None:
     """Save architecture, weights, compile configuration and optimizer state (see module doc)."""
     if not model.built:
         raise ValueError("save: the model is not built yet (fit it or call model.build(shape))")
@@ -103,6 +152,8 @@ def save_model(model, filepath: str) -> None:
         "weights": keys, "layers": _layer_list(model), "optimizer_state": opt_keys,
         "rng_state": _data.global_rng().bit_generator.state,
     }
+    if _extra is not None:
+        meta["extra"] = _extra
     arrays[_META] = _meta_array(meta)
     _atomic_savez(filepath, arrays)
 
@@ -115,16 +166,50 @@ def save_weights(model, filepath: str) -> None:
     _atomic_savez(filepath, arrays)
 
 
+def _check_members(zf: zipfile.ZipFile) -> int:
+    """Check every member's ``.npy`` header against its stored size before anything is read;
+    returns the total number of elements. Raises ValueError naming the first bad member."""
+    total = 0
+    names = zf.namelist()
+    if len(set(names)) != len(names):
+        raise ValueError("the archive lists a member twice")
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"unexpected member {info.filename!r} (compression "
+                             f"{info.compress_type})")
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"member {info.filename!r}: unknown .npy version {version}")
+            header = f.tell()
+        if dtype.hasobject:
+            raise ValueError(f"member {info.filename!r} holds Python objects (dtype {dtype})")
+        count = math.prod(shape)
+        if count * dtype.itemsize != info.file_size - header:
+            raise ValueError(f"member {info.filename!r}: its header claims shape {shape} of "
+                             f"{dtype} ({count * dtype.itemsize} bytes) but {info.file_size - header} "
+                             f"bytes are stored")
+        total += count
+    return total
+
+
 def _read(filepath: str) -> tuple[dict, dict]:
     """Every array and the metadata, fully read and checked; raises ValueError if unreadable."""
+    filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"no checkpoint at {filepath!r}")
     try:
+        with zipfile.ZipFile(filepath) as zf:
+            total = _check_members(zf)
         with np.load(filepath, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError, UnicodeDecodeError,
-            json.JSONDecodeError) as e:
+        _check_meta(meta)
+    except Exception as e:                 # zip, npy, JSON or structure: all are the file's fault
         raise ValueError(f"{filepath!r} is not a readable nnmath checkpoint (truncated, corrupted or "
                          f"not written by nnmath): {type(e).__name__}: {e}") from None
     version = meta.get("version")
@@ -134,7 +219,29 @@ def _read(filepath: str) -> tuple[dict, dict]:
     missing = [k for k in meta.get("weights", []) if k not in arrays]
     if missing:
         raise ValueError(f"{filepath!r} is missing arrays {missing[:3]}")
+    meta["_elements"] = total
     return arrays, meta
+
+
+def _check_meta(meta: Any) -> None:
+    """The metadata's structure (types), so that later code cannot fail with Key/TypeError."""
+    def need(cond, what):
+        if not cond:
+            raise ValueError(f"metadata: {what}")
+    need(isinstance(meta, dict), "not a JSON object")
+    need(meta.get("format") in ("nnmath.model", "nnmath.weights"), f"format {meta.get('format')!r}")
+    need(isinstance(meta.get("weights", []), list) and all(isinstance(k, str) for k in meta.get("weights", [])),
+         "weights must be a list of names")
+    layers = meta.get("layers", [])
+    need(isinstance(layers, list) and all(isinstance(l, dict) and isinstance(l.get("class_name"), str)
+                                          for l in layers), "layers must be a list of {class_name}")
+    if meta["format"] == "nnmath.model":
+        m = meta.get("model")
+        need(isinstance(m, dict) and isinstance(m.get("class_name"), str)
+             and isinstance(m.get("config"), dict), "model must be {class_name, config}")
+        comp = meta.get("compile")
+        need(comp is None or isinstance(comp, dict), "compile must be an object or null")
+        need(isinstance(meta.get("optimizer_state", []), list), "optimizer_state must be a list")
 
 
 def _assign_weights(model, arrays: dict, meta: dict, filepath: str) -> None:
@@ -169,8 +276,8 @@ def load_weights(model, filepath: str) -> None:
 
 def _layer_class(name: str):
     from ..nn import layers
-    cls = getattr(layers, name, None)
-    if cls is None or not isinstance(cls, type):
+    cls = getattr(layers, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, layers.Layer)):
         raise ValueError(f"checkpoint names an unknown layer class {name!r}")
     return cls
 
@@ -198,50 +305,149 @@ def _spec_from(spec: Any, from_config) -> Any:
     return from_config(spec)
 
 
-def _object_from(spec: Any, module) -> Any:
+def _object_from(spec: Any, module, base: type) -> Any:
+    """A loss or optimizer from its saved name or ``{class_name, config}``: only subclasses of
+    ``base`` exported by ``module`` (its registered classes) are ever instantiated."""
     if spec is None or isinstance(spec, str):
         return module.get(spec) if spec is not None else None
-    cls = getattr(module, spec["class_name"], None)
-    if cls is None:
-        raise ValueError(f"checkpoint names an unknown {module.__name__} class {spec['class_name']!r}")
-    return cls.from_config(spec["config"]) if hasattr(cls, "from_config") else cls(**spec["config"])
+    if not (isinstance(spec, dict) and isinstance(spec.get("class_name"), str)
+            and isinstance(spec.get("config", {}), dict)):
+        raise ValueError(f"checkpoint has a malformed {base.__name__} entry {spec!r}")
+    name = spec["class_name"]
+    cls = getattr(module, name, None) if not name.startswith("_") else None
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"checkpoint names an unknown {module.__name__} class {name!r}; only "
+                         f"registered {base.__name__} classes are restored")
+    config = spec.get("config", {})
+    return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
 
 
-def load_model(filepath: str):
-    """Rebuild a model saved by :func:`save_model`: architecture, weights, compile configuration,
-    optimizer state and the training random generator's state (so training resumes exactly)."""
-    from .. import optimizers as _optimizers
-    from ..nn import losses as _losses
-    from . import data as _data
+@contextlib.contextmanager
+def _no_allocation(budget: int, filepath: str):
+    """Build layers without allocating weights: every initializer returns a zero-stride view, and
+    the elements asked for in total may not exceed ``budget`` (what the file stores)."""
+    from ..nn import initializers as _inits
+    real_get = _inits.get
+    asked = [0]
+
+    def fake_get(identifier):
+        real_get(identifier)                          # unknown names still fail here
+
+        def init(shape, dtype, rng=None):
+            shape = tuple(int(d) for d in shape)
+            if any(d < 0 for d in shape):
+                raise ValueError(f"{filepath!r}: the saved config asks for a weight of shape {shape}")
+            asked[0] += math.prod(shape)
+            if asked[0] > budget:
+                raise ValueError(f"{filepath!r}: the saved config asks for more weights "
+                                 f"(≥ {asked[0]} values, e.g. a weight of shape {shape}) than the "
+                                 f"file stores ({budget}); it does not match its arrays")
+            return np.broadcast_to(np.zeros((), dtype), shape)
+        return init
+
+    _inits.get = fake_get
+    try:
+        yield
+    finally:
+        _inits.get = real_get
+
+
+def _build_model(meta: dict, filepath: str):
+    """The model the metadata describes, built (fresh weights, not yet assigned)."""
     from .model import Sequential
-    arrays, meta = _read(filepath)
-    if meta.get("format") != "nnmath.model":
-        raise ValueError(f"{filepath!r} holds {meta.get('format')!r}, not a whole model; use "
-                         f"model.load_weights for weights-only files")
     mcfg = meta["model"]
     cfg = mcfg["config"]
     if mcfg["class_name"] == "Functional":
         from .functional import Functional
-        model = Functional.from_config(cfg, layer_class=_layer_class)
-    elif mcfg["class_name"] != "Sequential":
+        return Functional.from_config(cfg, layer_class=_layer_class)
+    if mcfg["class_name"] != "Sequential":
         raise ValueError(f"load_model: unsupported model class {mcfg['class_name']!r}")
-    else:
-        layers = [_layer_class(l["class_name"]).from_config(l["config"]) for l in cfg["layers"]]
-        model = Sequential(layers, name=cfg["name"])
-        if cfg.get("input_shape") is None:
-            raise ValueError(f"{filepath!r}: the saved model has no input shape")
-        model.build((None,) + tuple(cfg["input_shape"]))
-    _assign_weights(model, arrays, meta, filepath)
-    comp = meta.get("compile")
-    if comp:
-        model.compile(optimizer=_object_from(comp["optimizer"], _optimizers),
-                      loss=_spec_from(comp["loss"], lambda c: _object_from(c, _losses)),
-                      metrics=_spec_from(comp["metrics"], lambda c: c["class_name"]),
-                      loss_weights=comp.get("loss_weights"))
-        keys = meta.get("optimizer_state", [])
-        if keys:
-            model._ensure_optimizer()
-            model.optimizer.set_flat_state({k: arrays[f"optimizer/{k}"] for k in keys})
-    if meta.get("rng_state"):
-        _data.global_rng().bit_generator.state = meta["rng_state"]
+    specs = cfg.get("layers")
+    if not isinstance(specs, list) or not all(
+            isinstance(l, dict) and isinstance(l.get("config"), dict) for l in specs):
+        raise ValueError(f"{filepath!r}: the saved Sequential config has no valid layer list")
+    layers = [_layer_class(l.get("class_name")).from_config(l["config"]) for l in specs]
+    model = Sequential(layers, name=cfg.get("name"))
+    if not isinstance(cfg.get("input_shape"), list):
+        raise ValueError(f"{filepath!r}: the saved model has no input shape")
+    model.build((None,) + tuple(cfg["input_shape"]))
     return model
+
+
+def load_model(filepath: str):
+    """Rebuild a model saved by :func:`save_model`: architecture, weights, compile configuration,
+    optimizer state and the training random generator's state (so training resumes exactly).
+
+    Raises:
+        ValueError: the file is damaged, tampered with or inconsistent (see the module doc).
+        FileNotFoundError: no file at ``filepath``.
+    """
+    arrays, meta = _read(filepath)
+    if meta.get("format") != "nnmath.model":
+        raise ValueError(f"{filepath!r} holds {meta.get('format')!r}, not a whole model; use "
+                         f"model.load_weights for weights-only files")
+    try:
+        with _no_allocation(meta["_elements"], filepath):
+            _build_model(meta, filepath)              # dry run: shapes only, nothing allocated
+        model = _build_model(meta, filepath)
+        _assign_weights(model, arrays, meta, filepath)
+        _restore_compile(model, arrays, meta)
+    except ValueError:
+        raise
+    except Exception as e:                  # a config of the right types but wrong values
+        raise ValueError(f"{filepath!r}: the saved configuration cannot be rebuilt: "
+                         f"{type(e).__name__}: {e}") from None
+    _restore_rng(meta)
+    return model
+
+
+def _restore_compile(model, arrays: dict, meta: dict) -> None:
+    from .. import optimizers as _optimizers
+    from ..nn import losses as _losses
+    comp = meta.get("compile")
+    if not comp:
+        return
+    model.compile(optimizer=_object_from(comp.get("optimizer"), _optimizers, _optimizers.Optimizer),
+                  loss=_spec_from(comp.get("loss"), lambda c: _object_from(c, _losses, _losses.Loss)),
+                  metrics=_spec_from(comp.get("metrics"), lambda c: c["class_name"]),
+                  loss_weights=comp.get("loss_weights"))
+    _restore_optimizer_state(model, arrays, meta)
+
+
+def _restore_optimizer_state(model, arrays: dict, meta: dict) -> None:
+    keys = meta.get("optimizer_state", [])
+    if keys:
+        missing = [k for k in keys if f"optimizer/{k}" not in arrays]
+        if missing:
+            raise ValueError(f"the checkpoint's optimizer state lacks {missing[:3]}")
+        model._ensure_optimizer()
+        model.optimizer.set_flat_state({k: arrays[f"optimizer/{k}"] for k in keys})
+
+
+def _restore_rng(meta: dict) -> None:
+    from . import data as _data
+    state = meta.get("rng_state")
+    if state:
+        try:
+            _data.global_rng().bit_generator.state = state
+        except Exception as e:
+            raise ValueError(f"the checkpoint's random generator state is invalid: {e}") from None
+
+
+def save_training_state(model, filepath: str, extra: dict) -> None:
+    """:func:`save_model` plus ``extra`` (JSON) in the metadata — what BackupAndRestore writes."""
+    save_model(model, filepath, _extra=extra)
+
+
+def restore_training_state(model, filepath: str) -> dict:
+    """Put the weights, optimizer state and generator state of a :func:`save_training_state`
+    file back into ``model`` (which must have the saved layers); returns its ``extra``."""
+    arrays, meta = _read(filepath)
+    if meta.get("format") != "nnmath.model":
+        raise ValueError(f"{filepath!r} holds {meta.get('format')!r}, not a training state")
+    _assign_weights(model, arrays, meta, filepath)
+    if model.optimizer is not None:
+        _restore_optimizer_state(model, arrays, meta)
+    _restore_rng(meta)
+    extra = meta.get("extra")
+    return extra if isinstance(extra, dict) else {}

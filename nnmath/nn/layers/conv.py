@@ -1,4 +1,5 @@
-"""Convolution layers (Keras 3 names, arguments and conventions): Conv1D and Conv2D.
+"""Convolution layers (Keras 3 names, arguments and conventions): Conv1D, Conv2D and the
+transposed Conv1DTranspose, Conv2DTranspose.
 
 The math is the ``conv2d`` primitive of ``nnmath/nn/_conv.py`` (im2col + one GEMM, with VJP, JVP
 and vmap rules to any order); Conv1D is a Conv2D over a height of 1.
@@ -18,12 +19,13 @@ from ... import numpy as mnp
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from .._conv import conv1d, conv2d, conv_output_length, normalize_tuple
+from .._conv import (conv1d, conv1d_transpose, conv2d, conv2d_transpose, conv_output_length,
+                     conv_transpose_output_length, normalize_tuple)
 from .base import Layer
 from .core import (activation_name, as_input, data_format_of, input_error, positive_int, resolve,
                    serialize, store_weight_args)
 
-__all__ = ["Conv1D", "Conv2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose"]
 
 
 class _Conv(Layer):
@@ -178,3 +180,119 @@ class Conv1D(_Conv):
 
     rank = 1
     _paddings = ("valid", "same", "causal")
+
+
+class _ConvTranspose(_Conv):
+    """What Conv1DTranspose and Conv2DTranspose share: the kernel is (…, filters, C_in)."""
+
+    _paddings = ("valid", "same")
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
+                 output_padding: Any = None, data_format: str | None = None,
+                 dilation_rate: Any = 1, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, **kwargs)
+        who = f"{type(self).__name__} {self.name!r}"
+        if output_padding is None:
+            self.output_padding = None
+        else:
+            try:
+                self.output_padding = normalize_tuple(output_padding, self.rank, "output_padding",
+                                                      allow_zero=True)
+            except ValueError as e:
+                raise ValueError(f"{who}: {e}") from None
+            if any(p >= s for p, s in zip(self.output_padding, self.strides)):
+                raise ValueError(f"{who}: `output_padding` must be smaller than `strides` "
+                                 f"{self.strides} on every axis, received "
+                                 f"output_padding={output_padding!r}")
+
+    def _check_input(self, shape: tuple, channels: Any = None) -> None:
+        shape = tuple(shape)
+        if len(shape) != self.rank + 2:
+            raise input_error(self, f"an input of rank {self.rank + 2} {self._layout()}", shape)
+        if channels is not None and self._channels(shape) != channels:
+            raise input_error(self, f"{channels} input channels in {self._layout()}", shape)
+
+    def build(self, input_shape: tuple) -> None:
+        self._check_input(input_shape)
+        channels = self._channels(tuple(input_shape))
+        if channels is None:
+            raise input_error(self, f"a known channel axis in {self._layout()}", input_shape)
+        self.add_weight("kernel", self.kernel_size + (self.filters, int(channels)),
+                        self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        input_shape = tuple(input_shape)
+        self._check_input(input_shape)
+        ops = self.output_padding or (None,) * self.rank
+        spatial = tuple(conv_transpose_output_length(n, k, self.padding, s, d, p)
+                        for n, k, s, d, p in zip(self._spatial(input_shape), self.kernel_size,
+                                                 self.strides, self.dilation_rate, ops))
+        if self.data_format == "channels_last":
+            return (input_shape[0],) + spatial + (self.filters,)
+        return (input_shape[0], self.filters) + spatial
+
+    def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
+        x = as_input(x)
+        kernel = params["kernel"]
+        self._check_input(x.shape, channels=kernel.shape[-1])
+        first = self.data_format == "channels_first"
+        if first:
+            x = mnp.moveaxis(x, 1, -1)
+        op = conv2d_transpose if self.rank == 2 else conv1d_transpose
+        y = op(x, kernel, params["bias"] if self.use_bias else None, strides=self.strides,
+               padding=self.padding, dilation_rate=self.dilation_rate,
+               output_padding=self.output_padding)
+        y = self.activation(y)
+        return mnp.moveaxis(y, -1, 1) if first else y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "output_padding": None if self.output_padding is None
+                else list(self.output_padding)}
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution (Keras ``Conv2DTranspose``; "deconvolution", Dumoulin & Visin
+    2016 §4): y = activation(x ⋆ᵀ W + b), where x ↦ x ⋆ᵀ W is the adjoint of the convolution
+    u ↦ u ⋆ W of an output-sized u (the gradient of Conv2D with respect to its input):
+
+        y[n, i·sh + a·dh − top, j·sw + b·dw − left, o] += x[n,i,j,c] · W[a,b,o,c]
+
+    The kernel has shape (KH, KW, filters, C) — output channels first, as Keras.
+
+    Input shape: (batch, H, W, C) (or channels_first).
+    Output shape: (batch, OH, OW, filters), OH = H·sh + max(KH' − sh, 0) ("valid") or H·sh
+    ("same"), KH' = dh(KH − 1) + 1; with ``output_padding`` p: (H − 1)·sh + KH' − 2·pad + p,
+    pad = 0 ("valid") or ⌊KH'/2⌋ ("same").
+
+    Args:
+        filters, kernel_size, strides, padding ("valid" or "same"), data_format, dilation_rate,
+            activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+            bias_regularizer: as ``Conv2D``.
+        output_padding: None or an int / pair < strides: extra rows/columns at the end.
+
+    >>> import numpy as np
+    >>> layer = Conv2DTranspose(1, 2, strides=2, kernel_initializer="ones", dtype="float64")
+    >>> layer(np.ones((1, 2, 2, 1))).shape
+    (1, 4, 4, 1)
+    """
+
+    rank = 2
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1-D convolution (Keras ``Conv1DTranspose``): the adjoint of Conv1D with respect
+    to its input, y[n, i·s + a·d − left, o] += x[n,i,c] · W[a,o,c]; kernel (K, filters, C).
+
+    Input shape: (batch, L, C). Output shape: (batch, OL, filters), OL as ``Conv2DTranspose``.
+
+    >>> import numpy as np
+    >>> layer = Conv1DTranspose(1, 3, strides=2, kernel_initializer="ones", dtype="float64")
+    >>> layer(np.ones((1, 2, 1)))[0, :, 0]
+    array([1., 1., 2., 1., 1.])
+    """
+
+    rank = 1

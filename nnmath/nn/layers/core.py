@@ -1,5 +1,5 @@
 """Core layers (Keras 3 names and arguments): Dense, Activation, Dropout, Flatten, Reshape,
-Embedding, Identity, InputLayer; and the small helpers every layer module here shares (argument
+Embedding, Identity, InputLayer, Lambda; and the small helpers every layer module here shares (argument
 checks, the errors for inputs that do not fit, initializer/regularizer/activation lookup and
 serialisation).
 
@@ -23,7 +23,7 @@ from .._dense import affine
 from .base import Layer
 
 __all__ = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "Embedding", "Identity",
-           "InputLayer"]
+           "InputLayer", "Lambda"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +120,8 @@ class Dense(Layer):
     array([[6., 7.]])
     """
 
+    supports_masking = True
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs):
@@ -186,6 +188,8 @@ class Activation(Layer):
     array([[0., 2.]])
     """
 
+    supports_masking = True
+
     def __init__(self, activation: Any, **kwargs):
         super().__init__(**kwargs)
         self.activation = resolve(_activations, activation, "activation",
@@ -228,6 +232,8 @@ class Dropout(Layer):
     >>> sorted(set(layer(np.ones((1, 1000)), training=True).ravel().tolist()))
     [0.0, 2.0]
     """
+
+    supports_masking = True
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -365,6 +371,9 @@ class Embedding(Layer):
         output_dim: the embedding dimension.
         embeddings_initializer: Keras default "uniform", i.e. RandomUniform(−0.05, 0.05).
         embeddings_regularizer: None or a regularizer.
+        mask_zero: index 0 is padding: :meth:`compute_mask` gives ``x != 0``, which recurrent
+            layers and GlobalAveragePooling1D use to skip those steps (see ``masking.py``). Row 0
+            of E still exists (input_dim counts it), as Keras.
 
     >>> import numpy as np
     >>> layer = Embedding(3, 2, dtype="float64")
@@ -375,8 +384,10 @@ class Embedding(Layer):
             [0., 1.]]])
     """
 
+    _takes_indices = True      # models do not cast integer inputs to floats for it
+
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
-                 embeddings_regularizer: Any = None, **kwargs):
+                 embeddings_regularizer: Any = None, mask_zero: bool = False, **kwargs):
         super().__init__(**kwargs)
         who = f"Embedding {self.name!r}"
         self.input_dim = positive_int(input_dim, "input_dim", who)
@@ -385,6 +396,11 @@ class Embedding(Layer):
         resolve(_regularizers, embeddings_regularizer, "embeddings_regularizer", who)
         self.embeddings_initializer = embeddings_initializer
         self.embeddings_regularizer = embeddings_regularizer
+        self.mask_zero = bool(mask_zero)
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        """``x != 0`` with ``mask_zero=True``, else None (Keras)."""
+        return mnp.not_equal(physical(as_input(x)), 0) if self.mask_zero else None
 
     def build(self, input_shape: tuple) -> None:
         self.add_weight("embeddings", (self.input_dim, self.output_dim),
@@ -411,7 +427,8 @@ class Embedding(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": serialize(_initializers, self.embeddings_initializer),
-                "embeddings_regularizer": serialize(_regularizers, self.embeddings_regularizer)}
+                "embeddings_regularizer": serialize(_regularizers, self.embeddings_regularizer),
+                "mask_zero": self.mask_zero}
 
 
 class Identity(Layer):
@@ -421,6 +438,8 @@ class Identity(Layer):
     >>> Identity()(np.array([[1.0]]))
     array([[1.]])
     """
+
+    supports_masking = True
 
     def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
         return x
@@ -469,3 +488,76 @@ class InputLayer(Layer):
         cfg.pop("input_shape", None)
         return {**cfg, "shape": None if self.shape is None else list(self.shape),
                 "batch_size": self.batch_size}
+
+
+class Lambda(Layer):
+    """Wraps a function of the input as a layer (Keras ``Lambda``): y = function(x, **arguments).
+
+    The function must be written with ``nnmath.numpy`` (or operators on x) to be differentiable.
+    It has no weights; a stateful computation belongs in a Layer subclass.
+
+    Input shape: any. Output shape: ``output_shape`` if given (a tuple without the batch axis, or
+    a function of the input shape), else found by calling the function on zeros.
+
+    Serialisation: ``get_config`` records the function's name only, never its code; loading it
+    needs the function in ``custom_objects`` (Keras refuses to deserialise a lambda's bytecode in
+    safe mode; nnmath never loads code).
+
+    Args:
+        function: a callable taking the input (a list for several inputs).
+        output_shape: see above.
+        mask: None, a mask, or a function ``mask(x, previous_mask)`` giving the output mask.
+        arguments: keyword arguments for the function.
+
+    >>> import numpy as np
+    >>> Lambda(lambda x: x ** 2)(np.array([[1.0, 3.0]]))
+    array([[1., 9.]])
+    """
+
+    def __init__(self, function: Any, output_shape: Any = None, mask: Any = None,
+                 arguments: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ValueError(f"Lambda {self.name!r}: `function` must be callable, received "
+                             f"function={function!r}")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise ValueError(f"Lambda {self.name!r}: `arguments` must be a dict, received "
+                             f"arguments={arguments!r}")
+        self.function, self.arguments = function, dict(arguments or {})
+        self._output_shape, self.mask = output_shape, mask
+
+    def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
+        return self.function(x, **self.arguments)
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        if callable(self.mask):
+            return self.mask(x, mask)
+        return self.mask
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if callable(self._output_shape):
+            return tuple(self._output_shape(input_shape))
+        if self._output_shape is not None:
+            return (None,) + tuple(self._output_shape)
+        multi = isinstance(input_shape, list)
+        shapes = input_shape if multi else [input_shape]
+        probe = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype) for s in shapes]
+        y = self.function(probe if multi else probe[0], **self.arguments)
+        return (None,) + tuple(np.shape(y))[1:]
+
+    def get_config(self) -> dict:
+        fn = getattr(self.function, "__name__", type(self.function).__name__)
+        return {**super().get_config(), "function": fn, "arguments": self.arguments,
+                "output_shape": None if self._output_shape is None or callable(self._output_shape)
+                else list(self._output_shape)}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Lambda":
+        """Rebuild with the function looked up by name in ``custom_objects`` (never from code)."""
+        config = dict(config)
+        name = config.pop("function")
+        fn = (custom_objects or {}).get(name) if isinstance(name, str) else None
+        if not callable(fn):
+            raise ValueError(f"Lambda.from_config: the function {name!r} is not serialised (nnmath "
+                             f"saves no code); pass it as custom_objects={{{name!r}: fn}}")
+        return cls(fn, **config)

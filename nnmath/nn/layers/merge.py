@@ -1,4 +1,6 @@
-"""Merge layers (Keras 3 names): Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate.
+"""Merge layers (Keras 3 names): Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
+Dot, and Keras's functional helpers ``add``, ``subtract``, ``multiply``, ``average``, ``maximum``,
+``minimum``, ``concatenate``, ``dot`` (``layers.add([a, b])`` ≡ ``layers.Add()([a, b])``).
 
 They take a *list* of inputs (``call(params, [x1, x2, …])``), for residual connections and
 functional models. Elementwise merges need shapes that broadcast (Keras: equal, or 1 where they
@@ -15,7 +17,8 @@ from ... import numpy as mnp
 from .base import Layer
 from .core import as_input
 
-__all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+__all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
 
 
 def _shapes(inputs: Any) -> list:
@@ -78,6 +81,13 @@ class _Merge(Layer):
 
     def _merge(self, xs: list) -> Any:
         raise NotImplementedError
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        """The AND of the inputs' masks (None where none has one), as Keras's merges."""
+        if mask is None:
+            return None
+        masks = [m for m in (mask if isinstance(mask, (list, tuple)) else [mask]) if m is not None]
+        return reduce(mnp.logical_and, masks) if masks else None
 
 
 class Add(_Merge):
@@ -195,3 +205,102 @@ class Concatenate(_Merge):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(_Merge):
+    """Dot product of two inputs along ``axes`` (Keras ``Dot``), per example:
+    y[b] = Σ_k x₁[b, …, k, …] x₂[b, …, k, …] over the paired axes; with ``normalize=True`` each
+    input is first L2-normalised along its axis, so y is the cosine similarity.
+
+    Input shapes: two tensors (batch, …). Output shape: the remaining axes of x₁ then of x₂
+    ((batch, 1) for two (batch, d) inputs).
+
+    Args:
+        axes: an int (the same axis of both) or a pair, not the batch axis 0.
+        normalize: L2-normalise first.
+
+    >>> import numpy as np
+    >>> Dot(axes=1)([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])])
+    array([[11.]])
+    """
+
+    _exactly = 2
+
+    def __init__(self, axes: Any, normalize: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            pair = (int(axes), int(axes)) if np.ndim(axes) == 0 else tuple(int(a) for a in axes)
+        except (TypeError, ValueError):
+            pair = ()
+        if len(pair) != 2 or isinstance(axes, bool):
+            raise ValueError(f"Dot: `axes` must be an int or a pair of ints, received axes={axes!r}")
+        self.axes, self.normalize = pair, bool(normalize)
+
+    def _axes(self, shapes: list) -> tuple:
+        out = []
+        for a, s in zip(self.axes, shapes):
+            if not -len(s) <= a < len(s) or a % len(s) == 0:
+                raise ValueError(f"{self._who()}: axes={self.axes} must name non-batch axes of the "
+                                 f"inputs; received shapes {[tuple(v) for v in shapes]}")
+            out.append(a % len(s))
+        return tuple(out)
+
+    def _output_shape(self, shapes: list) -> tuple:
+        a1, a2 = self._axes(shapes)
+        s1, s2 = tuple(shapes[0]), tuple(shapes[1])
+        if s1[a1] is not None and s2[a2] is not None and s1[a1] != s2[a2]:
+            raise ValueError(f"{self._who()}: incompatible input shapes {s1} and {s2}: axis {a1} "
+                             f"of the first ({s1[a1]}) must equal axis {a2} of the second "
+                             f"({s2[a2]})")
+        rest = s1[1:a1] + s1[a1 + 1:] + s2[1:a2] + s2[a2 + 1:]
+        return (s1[0],) + (rest or (1,))
+
+    def _merge(self, xs):
+        a1, a2 = self._axes(_shapes(xs))
+        x1, x2 = xs
+        if self.normalize:
+            x1 = x1 / mnp.maximum(mnp.sqrt(mnp.sum(x1 * x1, axis=a1, keepdims=True)), 1e-12)
+            x2 = x2 / mnp.maximum(mnp.sqrt(mnp.sum(x2 * x2, axis=a2, keepdims=True)), 1e-12)
+        r1, r2 = x1.ndim, x2.ndim
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        i1 = list(letters[:r1])
+        i2 = ["a"] + list(letters[r1:r1 + r2 - 1])
+        i2[a2] = i1[a1]
+        out = i1[:a1] + i1[a1 + 1:] + [c for k, c in enumerate(i2) if k not in (0, a2)]
+        y = mnp.einsum(f"{''.join(i1)},{''.join(i2)}->{''.join(out)}", x1, x2)
+        return mnp.reshape(y, (y.shape[0], 1)) if y.ndim == 1 else y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
+
+
+def _functional(cls, doc: str):
+    def helper(inputs: list, **kwargs):
+        return cls(**kwargs)(inputs)
+    helper.__name__ = helper.__qualname__ = cls.__name__.lower()
+    helper.__doc__ = (f"``{cls.__name__}(**kwargs)(inputs)``: {doc} (Keras's functional interface "
+                      f"``keras.layers.{cls.__name__.lower()}``).")
+    return helper
+
+
+add = _functional(Add, "the elementwise sum of the inputs")
+subtract = _functional(Subtract, "the difference of two inputs")
+multiply = _functional(Multiply, "the elementwise product of the inputs")
+average = _functional(Average, "the elementwise mean of the inputs")
+maximum = _functional(Maximum, "the elementwise maximum of the inputs")
+minimum = _functional(Minimum, "the elementwise minimum of the inputs")
+
+
+def concatenate(inputs: list, axis: int = -1, **kwargs):
+    """``Concatenate(axis=axis, **kwargs)(inputs)`` (Keras's ``keras.layers.concatenate``).
+
+    >>> import numpy as np
+    >>> concatenate([np.ones((1, 1)), np.zeros((1, 2))])
+    array([[1., 0., 0.]])
+    """
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs: list, axes: Any = -1, normalize: bool = False, **kwargs):
+    """``Dot(axes, normalize, **kwargs)(inputs)`` (Keras's ``keras.layers.dot``)."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)

@@ -217,13 +217,40 @@ class GlobalMaxPooling2D(_GlobalPooling):
 class GlobalAveragePooling1D(_GlobalPooling):
     """y[n,c] = mean_i x[n,i,c] (Keras ``GlobalAveragePooling1D``).
 
+    With a ``mask`` (batch, steps), True for real steps (``Embedding(mask_zero=True)``), the mean
+    is over the real steps only, as Keras: y[n,c] = Σᵢ m[n,i] x[n,i,c] / Σᵢ m[n,i]. The output has
+    no mask.
+
+    Input shape: (batch, steps, features) (or channels_first). Output shape: (batch, features).
+
     >>> import numpy as np
     >>> GlobalAveragePooling1D()(np.arange(4.0).reshape(1, 2, 2))
     array([[1., 2.]])
+    >>> GlobalAveragePooling1D()(np.arange(4.0).reshape(1, 2, 2), mask=np.array([[True, False]]))
+    array([[0., 1.]])
     """
 
     rank = 1
     _reduce = staticmethod(mnp.mean)
+
+    def call(self, params: dict, x: Any, training: bool = False, rng: Any = None,
+             mask: Any = None) -> Any:
+        if mask is None:
+            return super().call(params, x, training=training, rng=rng)
+        x = as_input(x)
+        if x.ndim != 3:
+            raise input_error(self, "an input of rank 3", x.shape)
+        from .masking import step_mask
+        xt = mnp.moveaxis(x, 1, 2) if self.data_format == "channels_first" else x
+        m = mnp.astype(step_mask(mask, tuple(xt.shape), f"layer {self.name!r}"), xt.dtype)
+        m = mnp.expand_dims(m, -1)
+        y = mnp.sum(xt * m, axis=1, keepdims=self.keepdims) / mnp.sum(m, axis=1, keepdims=self.keepdims)
+        if self.keepdims and self.data_format == "channels_first":
+            y = mnp.moveaxis(y, 2, 1)
+        return y
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        return None
 
 
 class GlobalMaxPooling1D(_GlobalPooling):

@@ -95,9 +95,15 @@ class RecurrentBase(Layer):
             processing order (reversed).
         **kwargs: the :class:`Layer` arguments (name, dtype, trainable, input_shape).
 
-    Call: ``call(params, x, training=False, rng=None, initial_state=None)`` with ``x`` of shape
-    (batch, time, features) and ``initial_state`` a list of the states (zeros if None); ``x`` may
-    also be the list ``[sequence, *initial_states]``.
+    Call: ``call(params, x, training=False, rng=None, initial_state=None, mask=None)`` with ``x``
+    of shape (batch, time, features) and ``initial_state`` a list of the states (zeros if None);
+    ``x`` may also be the list ``[sequence, *initial_states]``.
+
+    Masking (Keras): ``mask`` (batch, time), True for real steps (from ``Embedding(mask_zero=True)``
+    or ``Masking``). At a masked step the states are carried over unchanged and the output is the
+    previous step's (zeros before the first real step), so for right-padded sequences the last
+    output is the state at each sequence's last real step (PyTorch's packed sequences). With
+    ``return_sequences`` the output mask is the input mask.
     """
 
     GATES = 1
@@ -185,8 +191,10 @@ class RecurrentBase(Layer):
                              f"{(batch, self.units)}, received shapes {got}")
         return list(initial_state)
 
-    def _run(self, params: dict, x: Any, states: list, training: bool, rng: Any) -> tuple:
-        """(output, final states) for one sequence x (batch, time, features) from ``states``."""
+    def _run(self, params: dict, x: Any, states: list, training: bool, rng: Any,
+             mask: Any = None) -> tuple:
+        """(output, final states) for one sequence x (batch, time, features) from ``states``;
+        steps where ``mask`` (batch, time) is False leave the states and output unchanged."""
         batch, steps, n_in = x.shape
         if steps == 0:
             raise ValueError(f"layer {self.name!r} ({type(self).__name__}): the input has no time "
@@ -202,23 +210,37 @@ class RecurrentBase(Layer):
                 rec_mask = _dropout_mask(rng, (batch, self.units), self.recurrent_dropout, dtype)
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         outputs = []
+        if mask is not None:
+            from .masking import step_mask
+            mask = step_mask(mask, tuple(x.shape), f"layer {self.name!r} ({type(self).__name__})")
+            prev = np.zeros((batch, self.units), dtype)
         for t in order:
             x_t = x[:, t]
             if in_mask is not None:
                 x_t = x_t * in_mask
-            out, states = self._step(params, x_t, states, rec_mask)
+            out, new = self._step(params, x_t, states, rec_mask)
+            if mask is not None:          # masked step: keep the state and the last output
+                m_t = mask[:, t:t + 1]
+                new = [mnp.where(m_t, n, s) for n, s in zip(new, states)]
+                out = prev = mnp.where(m_t, out, prev)
+            states = new
             outputs.append(out)
         out = mnp.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
         return out, states
 
     def call(self, params: dict, x: Any, training: bool = False, rng: np.random.Generator | None = None,
-             initial_state: Any = None):
+             initial_state: Any = None, mask: Any = None):
         """The layer's output (and final states if ``return_state``); see the class docstring."""
         x, initial_state = self._split_input(x, initial_state)
         self._check_shape(x.shape, np.shape(params["kernel"])[0])
         states = self._initial_states(x, initial_state, np.result_type(x.dtype, params["kernel"].dtype))
-        out, states = self._run(params, x, states, training, rng)
+        out, states = self._run(params, x, states, training, rng, mask)
         return [out, *states] if self.return_state else out
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        """The input mask when ``return_sequences`` (one entry per step), else None."""
+        out = mask if self.return_sequences else None
+        return [out] + [None] * len(self.STATES) if self.return_state else out
 
     def call_chunks(self, params: dict, x: Any, chunk_size: int, initial_state: Any = None,
                     training: bool = False, rng: np.random.Generator | None = None) -> tuple:
@@ -252,14 +274,15 @@ class RecurrentBase(Layer):
         return outputs, states
 
     def __call__(self, x: Any, training: bool = False, rng: np.random.Generator | None = None,
-                 initial_state: Any = None):
+                 initial_state: Any = None, mask: Any = None):
         """Apply eagerly with the layer's own weights; ``x`` may be ``[sequence, *states]``."""
         if not self.built:
             seq = x[0] if isinstance(x, (list, tuple)) else x
             self._check_shape(np.shape(seq))
             self.build((None,) + tuple(np.shape(seq))[1:])
             self.built = True
-        return self.call(dict(self.values), x, training=training, rng=rng, initial_state=initial_state)
+        return self.call(dict(self.values), x, training=training, rng=rng, initial_state=initial_state,
+                         mask=mask)
 
     # -- shapes and config ----------------------------------------------------------------------
     def compute_output_shape(self, input_shape: tuple) -> Any:

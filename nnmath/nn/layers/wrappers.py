@@ -1,4 +1,8 @@
-"""Layer wrappers: SpectralNormalization (Miyato et al. 2018)."""
+"""Layer wrappers (Keras 3 names): SpectralNormalization (Miyato et al. 2018), TimeDistributed,
+Bidirectional.
+
+A wrapper holds the wrapped layer's weights under its own name (the same arrays), so a model
+sees one layer; its ``call`` hands the wrapped layer its share of ``params``."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,9 +12,9 @@ import numpy as np
 from ... import numpy as mnp
 from ..._core.custom import stop_gradient
 from ...numpy._helpers import physical
-from .base import Layer
+from .base import Layer, Weight
 
-__all__ = ["SpectralNormalization"]
+__all__ = ["SpectralNormalization", "TimeDistributed", "Bidirectional"]
 
 
 def _truncated_normal_002(shape, dtype, rng):
@@ -159,16 +163,287 @@ class SpectralNormalization(Layer):
         """Rebuild from :meth:`get_config`; the wrapped layer's class is looked up in
         ``custom_objects`` (name → class), then in ``nnmath.nn.layers``."""
         config = dict(config)
-        spec = config.pop("layer")
-        name = spec["class_name"]
-        klass = (custom_objects or {}).get(name)
-        if klass is None:
-            from .. import layers as _layers
-            klass = getattr(_layers, name, None)
-        if not (isinstance(klass, type) and issubclass(klass, Layer)):
-            raise ValueError(f"SpectralNormalization.from_config: unknown layer class {name!r}; pass "
-                             f"it in custom_objects={{{name!r}: cls}}")
-        return cls(klass.from_config(spec["config"]), **config)
+        return cls(_inner_from(config.pop("layer"), custom_objects, cls.__name__), **config)
+
+
+def _inner_config(layer: Layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def _inner_from(spec: Any, custom_objects: dict | None, who: str) -> Layer:
+    """A wrapped layer from ``{"class_name", "config"}``: the class from ``custom_objects``, else
+    ``nnmath.nn.layers`` (by name only: nothing from the config is imported or run)."""
+    if not (isinstance(spec, dict) and isinstance(spec.get("class_name"), str)
+            and isinstance(spec.get("config"), dict)):
+        raise ValueError(f"{who}.from_config: `layer` must be {{'class_name': str, 'config': dict}}, "
+                         f"received {spec!r}")
+    name = spec["class_name"]
+    klass = (custom_objects or {}).get(name)
+    if klass is None:
+        from .. import layers as _layers
+        klass = getattr(_layers, name, None)
+    if not (isinstance(klass, type) and issubclass(klass, Layer)):
+        raise ValueError(f"{who}.from_config: unknown layer class {name!r}; pass it in "
+                         f"custom_objects={{{name!r}: cls}}")
+    return klass.from_config(spec["config"])
+
+
+def _check_layer(layer: Any, who: str) -> None:
+    if not isinstance(layer, Layer):
+        raise ValueError(f"{who}: `layer` must be a Layer instance, received "
+                         f"{type(layer).__name__}: {layer!r}")
+
+
+class TimeDistributed(Layer):
+    """Applies a layer to every time step (Keras ``TimeDistributed``):
+    y[:, t] = layer(x[:, t]) with the *same* weights for every t, computed as one call on the
+    (batch·time, …) reshaped input (so one GEMM, not a loop).
+
+    Input shape: (batch, time, …). Output shape: (batch, time, *layer's output without batch).
+    Masks pass through unchanged.
+
+    Args:
+        layer: the wrapped :class:`Layer` (built on (None, …) without the time axis).
+
+    Weights: the wrapped layer's (same names, same arrays).
+
+    >>> import numpy as np
+    >>> from nnmath.nn.layers import Dense
+    >>> td = TimeDistributed(Dense(2, kernel_initializer="ones", dtype="float64"))
+    >>> td(np.ones((1, 3, 4))).shape
+    (1, 3, 2)
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer: Layer, **kwargs):
+        _check_layer(layer, "TimeDistributed")
+        kwargs.setdefault("dtype", layer.dtype)
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def _check(self, shape: tuple) -> None:
+        if len(shape) < 3:
+            raise ValueError(f"Input of layer {self.name!r} (TimeDistributed) is incompatible: "
+                             f"expected rank ≥ 3 (batch, time, …), received shape {tuple(shape)}")
+
+    def build(self, input_shape: tuple) -> None:
+        input_shape = tuple(input_shape)
+        self._check(input_shape)
+        if not self.layer.built:
+            self.layer.build((None,) + input_shape[2:])
+            self.layer.built = True
+        self.weights_spec = dict(self.layer.weights_spec)
+        self.values = dict(self.layer.values)
+        self.built = True
+
+    def _fold(self, x: Any) -> tuple:
+        x = x if hasattr(x, "shape") else np.asarray(x)
+        self._check(tuple(x.shape))
+        b, t = x.shape[0], x.shape[1]
+        return mnp.reshape(x, (b * t,) + tuple(x.shape[2:])), (b, t)
+
+    def call(self, params: dict, x: Any, training: bool = False, rng: Any = None,
+             mask: Any = None) -> Any:
+        xr, (b, t) = self._fold(x)
+        y = self.layer.call(params, xr, training=training, rng=rng)
+        return mnp.reshape(y, (b, t) + tuple(y.shape[1:]))
+
+    def state_updates(self, params: dict, x: Any, rng: Any = None) -> dict:
+        xr, _ = self._fold(x)
+        return self.layer.state_updates(params, xr, rng=rng)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        input_shape = tuple(input_shape)
+        self._check(input_shape)
+        inner = self.layer.compute_output_shape((None,) + input_shape[2:])
+        return tuple(input_shape[:2]) + tuple(inner[1:])
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        return mask
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "layer": _inner_config(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "TimeDistributed":
+        config = dict(config)
+        return cls(_inner_from(config.pop("layer"), custom_objects, cls.__name__), **config)
+
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy backwards and merges them (Schuster & Paliwal
+    1997; Keras ``Bidirectional``)::
+
+        y_f = layer(x),   y_b = backward_layer(x)  (go_backwards=True: from the last step)
+        y = merge(y_f, flip_t(y_b))                 (flip only with return_sequences, so step t of
+                                                     both halves is the same input step)
+
+    merge_mode: "concat" (default, along features: PyTorch's ``bidirectional=True`` layout),
+    "sum", "mul", "ave", or None (the list [y_f, y_b]). With ``return_state`` the output is
+    [y, *forward_states, *backward_states]; ``initial_state`` is the forward states followed by
+    the backward ones. A mask reaches both directions.
+
+    Input shape: (batch, time, features).
+    Output shape: (batch, [time,] 2·units) for "concat", (batch, [time,] units) otherwise.
+
+    Args:
+        layer: a recurrent layer (SimpleRNN, LSTM, GRU); rebuilt from its config as the
+            ``forward_<name>`` half.
+        merge_mode: see above.
+        backward_layer: an explicit backward layer (must have ``go_backwards=True`` and the same
+            ``return_sequences`` / ``return_state``); default a copy of ``layer``'s config.
+
+    Weights: ``forward_<weight>`` and ``backward_<weight>`` (e.g. ``forward_kernel``).
+
+    References:
+        M. Schuster, K. K. Paliwal. Bidirectional recurrent neural networks. IEEE Trans. Signal
+        Processing 45(11), 1997.
+
+    >>> import numpy as np
+    >>> from nnmath.nn.layers import SimpleRNN
+    >>> Bidirectional(SimpleRNN(3, dtype="float64"))(np.ones((2, 4, 5))).shape
+    (2, 6)
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer: Layer, merge_mode: str | None = "concat", weights: Any = None,
+                 backward_layer: Layer | None = None, **kwargs):
+        _check_layer(layer, "Bidirectional")
+        if not hasattr(layer, "go_backwards") or not hasattr(layer, "return_sequences"):
+            raise ValueError(f"Bidirectional: `layer` must be a recurrent layer (with go_backwards "
+                             f"and return_sequences), received {type(layer).__name__}")
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"Bidirectional: invalid merge mode. Received: merge_mode="
+                             f"{merge_mode!r}. Merge mode should be one of {_MERGE_MODES}")
+        if weights is not None:
+            raise ValueError("Bidirectional: `weights=` is not supported; call set_weights after "
+                             "building")
+        kwargs.setdefault("dtype", layer.dtype)
+        super().__init__(**kwargs)
+        base = layer.name.removeprefix("forward_")
+        cfg = layer.get_config()
+        self.forward_layer = type(layer).from_config({**cfg, "name": "forward_" + base})
+        if backward_layer is None:
+            self.backward_layer = type(layer).from_config(
+                {**cfg, "name": "backward_" + base.removeprefix("backward_"), "go_backwards": True})
+            self._explicit_backward = False
+        else:
+            _check_layer(backward_layer, "Bidirectional")
+            for attr in ("return_sequences", "return_state"):
+                if getattr(backward_layer, attr, None) != getattr(layer, attr):
+                    raise ValueError(f"Bidirectional: forward layer has {attr}="
+                                     f"{getattr(layer, attr)} but backward_layer has {attr}="
+                                     f"{getattr(backward_layer, attr, None)}; they must match")
+            if not getattr(backward_layer, "go_backwards", False):
+                raise ValueError("Bidirectional: backward_layer must have go_backwards=True")
+            self.backward_layer = backward_layer
+            self._explicit_backward = True
+        self.merge_mode = merge_mode
+        self.return_sequences = bool(layer.return_sequences)
+        self.return_state = bool(getattr(layer, "return_state", False))
+        self._halves = (("forward_", self.forward_layer), ("backward_", self.backward_layer))
+
+    def build(self, input_shape: tuple) -> None:
+        input_shape = tuple(input_shape)
+        self.weights_spec, self.values = {}, {}
+        for prefix, half in self._halves:
+            if not half.built:
+                half.build(input_shape)
+                half.built = True
+            for name, spec in half.weights_spec.items():
+                self.weights_spec[prefix + name] = Weight(prefix + name, spec.shape, spec.dtype,
+                                                          spec.initializer, spec.regularizer,
+                                                          spec.trainable)
+                self.values[prefix + name] = half.values[name]
+        self.built = True
+
+    def _split(self, params: dict, prefix: str) -> dict:
+        return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+    def _merge(self, y_f: Any, y_b: Any) -> Any:
+        if self.merge_mode == "concat":
+            return mnp.concatenate([y_f, y_b], axis=-1)
+        if self.merge_mode == "sum":
+            return y_f + y_b
+        if self.merge_mode == "mul":
+            return y_f * y_b
+        if self.merge_mode == "ave":
+            return (y_f + y_b) * 0.5
+        return [y_f, y_b]
+
+    def call(self, params: dict, x: Any, training: bool = False, rng: Any = None,
+             initial_state: Any = None, mask: Any = None) -> Any:
+        if isinstance(x, (list, tuple)):
+            if initial_state is not None:
+                raise ValueError(f"layer {self.name!r}: initial states given both in the input "
+                                 f"list and as initial_state")
+            x, initial_state = x[0], (list(x[1:]) or None)
+        n = len(self.forward_layer.STATES)
+        if initial_state is not None:
+            initial_state = list(initial_state)
+            if len(initial_state) != 2 * n:
+                raise ValueError(f"layer {self.name!r} (Bidirectional): initial_state must hold "
+                                 f"{2 * n} arrays (forward states then backward states), "
+                                 f"received {len(initial_state)}")
+        outs = []
+        for k, (prefix, half) in enumerate(self._halves):
+            init = None if initial_state is None else initial_state[k * n:(k + 1) * n]
+            outs.append(half.call(self._split(params, prefix), x, training=training, rng=rng,
+                                  initial_state=init, mask=mask))
+        if self.return_state:
+            (y_f, *s_f), (y_b, *s_b) = outs
+        else:
+            (y_f, y_b), s_f, s_b = outs, [], []
+        if self.return_sequences:
+            y_b = mnp.flip(y_b, axis=1)
+        y = self._merge(y_f, y_b)
+        if self.return_state:
+            return (y if isinstance(y, list) else [y]) + list(s_f) + list(s_b)
+        return y
+
+    def compute_output_shape(self, input_shape: tuple) -> Any:
+        shape = self.forward_layer.compute_output_shape(tuple(input_shape))
+        out, states = (shape[0], shape[1:]) if self.return_state else (shape, [])
+        if self.merge_mode == "concat":
+            merged = tuple(out[:-1]) + (2 * out[-1],)
+        elif self.merge_mode is None:
+            merged = [tuple(out), tuple(out)]
+        else:
+            merged = tuple(out)
+        if self.return_state:
+            return (merged if isinstance(merged, list) else [merged]) + list(states) * 2
+        return merged
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        out = mask if self.return_sequences else None
+        if self.merge_mode is None:
+            out = [out, out]
+        if self.return_state:
+            states = [None] * (2 * len(self.forward_layer.STATES))
+            return (out if isinstance(out, list) else [out]) + states
+        return out
+
+    def get_config(self) -> dict:
+        inner = _inner_config(self.forward_layer)
+        inner["config"]["name"] = inner["config"]["name"].removeprefix("forward_")
+        cfg = {**super().get_config(), "layer": inner, "merge_mode": self.merge_mode}
+        if self._explicit_backward:
+            cfg["backward_layer"] = _inner_config(self.backward_layer)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Bidirectional":
+        config = dict(config)
+        layer = _inner_from(config.pop("layer"), custom_objects, cls.__name__)
+        back = config.pop("backward_layer", None)
+        if back is not None:
+            back = _inner_from(back, custom_objects, cls.__name__)
+        return cls(layer, backward_layer=back, **config)
 
 
 class _Kernel(Layer):

@@ -86,8 +86,17 @@ from .functions import (
     sparse_categorical_crossentropy,
     squared_hinge,
 )
+from .distillation import DistillationLoss, distillation_loss
+from . import classes as _classes
+
+# The distillation loss lives in its own module (it needs the classes); registered here so that
+# get("distillation_loss"), get("DistillationLoss") and saved models find it like the others.
+_classes._CLASSES["DistillationLoss"] = DistillationLoss
+_classes._FUNCTIONS[distillation_loss] = "DistillationLoss"
+_classes._BY_NAME["distillation_loss"] = "DistillationLoss"
 
 __all__ = [
+    "DistillationLoss", "distillation_loss",
     "EPSILON", "REDUCTIONS", "softmax_cross_entropy", "Loss", "LossFunctionWrapper", "get", "serialize", "reduce_weighted_values",
     "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
     "MeanSquaredLogarithmicError", "Huber", "LogCosh", "BinaryCrossentropy",

@@ -33,12 +33,13 @@ The model interface the callbacks use: ``model.stop_training`` (bool),
 
 Modules: ``base`` (Callback, CallbackList, History), ``progbar`` (ProgbarLogger), ``monitor``
 (EarlyStopping, ModelCheckpoint, LearningRateScheduler, ReduceLROnPlateau), ``loggers``
-(CSVLogger, TerminateOnNaN, LambdaCallback).
+(CSVLogger, TensorBoard, TerminateOnNaN, LambdaCallback), ``backup`` (BackupAndRestore).
 
 References: Keras 3 ``keras/src/callbacks/*.py``.
 """
+from .backup import BackupAndRestore
 from .base import HOOKS, Callback, CallbackList, History
-from .loggers import CSVLogger, LambdaCallback, TerminateOnNaN
+from .loggers import CSVLogger, LambdaCallback, TensorBoard, TerminateOnNaN
 from .monitor import (
     EarlyStopping,
     LearningRateScheduler,
@@ -49,6 +50,6 @@ from .progbar import ProgbarLogger
 
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
-    "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN",
-    "LambdaCallback", "HOOKS",
+    "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "TensorBoard", "TerminateOnNaN",
+    "LambdaCallback", "BackupAndRestore", "HOOKS",
 ]

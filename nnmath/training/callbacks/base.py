@@ -123,6 +123,33 @@ class CallbackList(Callback):
         return any(getattr(type(cb), h) is not getattr(Callback, h)
                    for cb in self.callbacks for h in hooks)
 
+    def _overrides(self, hooks: tuple) -> bool:
+        return any(getattr(type(cb), h) is not getattr(Callback, h)
+                   for cb in self.callbacks for h in hooks)
+
+    @property
+    def has_test_batch_hooks(self) -> bool:
+        """Whether some callback overrides ``on_test_batch_begin/end`` (``evaluate`` may skip the
+        per-batch logs otherwise)."""
+        return self._overrides(("on_test_batch_begin", "on_test_batch_end"))
+
+    @property
+    def has_predict_batch_hooks(self) -> bool:
+        """Whether some callback overrides ``on_predict_batch_begin/end``."""
+        return self._overrides(("on_predict_batch_begin", "on_predict_batch_end"))
+
+    @classmethod
+    def for_loop(cls, callbacks, model, verbose: int = 0, steps: int | None = None,
+                 **params) -> "CallbackList":
+        """The list ``evaluate`` / ``predict`` drive (Keras: the user's callbacks, no History, a
+        progress bar when ``verbose``); ``callbacks`` may already be a CallbackList (fit's, for
+        validation), which is returned as is."""
+        if isinstance(callbacks, CallbackList):
+            return callbacks
+        cbl = cls(callbacks, add_progbar=bool(verbose), model=model)
+        cbl.set_params({"verbose": verbose, "steps": steps, "epochs": 1, **params})
+        return cbl
+
     @property
     def progbar(self) -> "ProgbarLogger | None":  # noqa: F821
         return self._progbar
@@ -201,6 +228,9 @@ class History(Callback):
         epoch: the epoch indices seen (0-based).
         resolved: dict metric name → what it resolved to, for metrics whose kind differs from
             their name (``{'accuracy': 'categorical_accuracy'}``), read from ``model.metrics``.
+        stopped_by: None, or where and why a callback stopped training:
+            ``{'callback': 'TerminateOnNaN', 'epoch': 2, 'batch': 7, 'reason': …}`` (0-based
+            epoch and batch; EarlyStopping gives no batch).
 
     As Keras: ``history`` survives a second ``fit`` with the same History (values are appended)
     while ``epoch`` restarts, and ``model.history`` is set to this object.
@@ -211,9 +241,11 @@ class History(Callback):
         self.history: dict[str, list] = {}
         self.epoch: list[int] = []
         self.resolved: dict[str, str] = {}
+        self.stopped_by: dict | None = None
 
     def on_train_begin(self, logs=None):
         self.epoch = []
+        self.stopped_by = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -254,3 +286,11 @@ def _scalar(value) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def record_stop(model, callback: str, epoch: int, batch: int | None, reason: str) -> None:
+    """Note in ``model.history`` (the History of the current fit) why training stopped."""
+    history = getattr(model, "history", None)
+    if isinstance(history, History):
+        history.stopped_by = {"callback": callback, "epoch": epoch, "batch": batch,
+                              "reason": reason}

@@ -1,15 +1,18 @@
-"""Logging and control: ``CSVLogger``, ``TerminateOnNaN``, ``LambdaCallback`` (Keras 3 semantics)."""
+"""Logging and control: ``CSVLogger``, ``TensorBoard``, ``TerminateOnNaN``, ``LambdaCallback``
+(Keras 3 semantics)."""
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import csv
 import math
 import os
+import warnings
 from typing import Callable
 
 import numpy as np
 
-from .base import HOOKS, Callback, _scalar
+from .base import HOOKS, Callback, _scalar, record_stop
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,12 +82,116 @@ def _csv_value(v):
     return float(v) if isinstance(v, np.generic) else v
 
 
+def _summary_writer_class():
+    """An installed TensorBoard event writer class (PyTorch's, else tensorboardX's), or None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+        return SummaryWriter
+    except Exception:                      # ImportError, or tensorboard missing underneath
+        pass
+    try:
+        from tensorboardX import SummaryWriter
+        return SummaryWriter
+    except Exception:
+        return None
+
+
+class TensorBoard(Callback):
+    """Write the logged scalars as TensorBoard event files (Keras's ``TensorBoard``), when an event
+    writer is installed (``torch.utils.tensorboard`` with the ``tensorboard`` package, or
+    ``tensorboardX``); otherwise warn once and do nothing — training never fails because of it.
+
+    As Keras: training values go to ``log_dir/train`` and ``val_*`` values (without the prefix) to
+    ``log_dir/validation``, tagged ``epoch_<name>`` at step = epoch; with ``update_freq="batch"``
+    or an int N, ``batch_<name>`` every N training batches (step = batches seen). A writer that
+    fails is closed, with one warning, and the callback goes quiet.
+
+    Args:
+        log_dir: the folder of the event files.
+        update_freq: ``'epoch'``, ``'batch'`` or an int.
+        histogram_freq, write_graph, write_images, write_steps_per_second, profile_batch,
+            embeddings_freq, embeddings_metadata: accepted for Keras compatibility; not written.
+
+    Attributes:
+        available: whether a writer was found (after ``on_train_begin``).
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq: int = 0, write_graph: bool = True,
+                 write_images: bool = False, write_steps_per_second: bool = False,
+                 update_freq="epoch", profile_batch=0, embeddings_freq: int = 0,
+                 embeddings_metadata=None):
+        super().__init__()
+        if update_freq not in ("epoch", "batch") and not (
+                isinstance(update_freq, int) and not isinstance(update_freq, bool) and update_freq > 0):
+            raise ValueError(f"TensorBoard: `update_freq` must be 'epoch', 'batch' or a positive "
+                             f"int, received update_freq={update_freq!r}")
+        self.log_dir = os.fspath(log_dir)
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self.available: bool | None = None
+        self._writers: dict = {}
+        self._steps = 0
+
+    def _writer(self, part: str):
+        if part not in self._writers:
+            self._writers[part] = self._cls(os.path.join(self.log_dir, part))
+        return self._writers[part]
+
+    def _write(self, part: str, tag: str, value, step: int) -> None:
+        if not self.available:
+            return
+        v = _scalar(value)
+        if v is None:
+            return
+        try:
+            self._writer(part).add_scalar(tag, v, step)
+        except Exception as e:             # a broken writer must not stop training
+            warnings.warn(f"TensorBoard: writing to {self.log_dir!r} failed ({type(e).__name__}: "
+                          f"{e}); no more events are written", stacklevel=2)
+            self._close()
+            self.available = False
+
+    def on_train_begin(self, logs=None):
+        self._cls = _summary_writer_class()
+        self.available = self._cls is not None
+        if not self.available:
+            warnings.warn("TensorBoard: no event writer is installed (pip install tensorboard, "
+                          "or tensorboardX); nothing is written", stacklevel=2)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.update_freq == "epoch":
+            return
+        self._steps += 1
+        if self._steps % self.update_freq == 0:
+            for k, v in (logs or {}).items():
+                self._write("train", f"batch_{k}", v, self._steps)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for k, v in (logs or {}).items():
+            if k.startswith("val_"):
+                self._write("validation", f"epoch_{k[4:]}", v, epoch)
+            else:
+                self._write("train", f"epoch_{k}", v, epoch)
+        for w in self._writers.values():
+            with contextlib.suppress(Exception):
+                w.flush()
+
+    def _close(self):
+        for w in self._writers.values():
+            with contextlib.suppress(Exception):
+                w.close()
+        self._writers = {}
+
+    def on_train_end(self, logs=None):
+        self._close()
+
+
 class TerminateOnNaN(Callback):
     """Stop training when a batch's loss is NaN or infinite.
 
     Sets ``model.stop_training = True`` (so ``on_train_end`` still runs for every callback), prints
     a message naming the epoch and the batch, and keeps it in ``message``; ``epoch`` and
-    ``batch`` (0-based, as the hooks) say where. With ``raise_error=True`` it raises
+    ``batch`` (0-based, as the hooks) say where, and so does the History fit returns
+    (``history.stopped_by``). With ``raise_error=True`` it raises
     ``RuntimeError`` with that message instead (Keras 3.x's option).
 
     Keras prints only ``Batch 7: Invalid loss, terminating training``.
@@ -112,6 +219,7 @@ class TerminateOnNaN(Callback):
         self.message = (f"Epoch {self.epoch + 1}/{self.params.get('epochs', '?')} "
                         f"(epoch index {self.epoch}), batch index {batch}: invalid loss {loss}, "
                         f"terminating training")
+        record_stop(self.model, "TerminateOnNaN", self.epoch, batch, f"invalid loss {loss}")
         if self.raise_error:
             raise RuntimeError(self.message)
         print(self.message)

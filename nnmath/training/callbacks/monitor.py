@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from .base import Callback, _model_metrics, _scalar
+from .base import Callback, _model_metrics, _scalar, record_stop
 
 # ---------------------------------------------------------------------------------------------
 # Monitoring a quantity: EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
@@ -46,6 +46,12 @@ def _direction(monitor: str, mode: str, model, who: str) -> str:
         return "min"
     raise ValueError(f"{who}: cannot tell whether monitor={monitor!r} should be minimised or "
                      f"maximised; pass mode='min' or mode='max'")
+
+
+def _check_patience(patience, who: str) -> None:
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+        raise ValueError(f"{who}: `patience` must be a non-negative integer (epochs); received "
+                         f"patience={patience!r}")
 
 
 def _check_mode(mode: str, who: str) -> str:
@@ -94,6 +100,7 @@ class EarlyStopping(Callback):
                  verbose: int = 0, mode: str = "auto", baseline: float | None = None,
                  restore_best_weights: bool = False, start_from_epoch: int = 0):
         super().__init__()
+        _check_patience(patience, "EarlyStopping")
         self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
         self.min_delta = abs(float(min_delta))
         self.mode = _check_mode(mode, "EarlyStopping")
@@ -119,8 +126,9 @@ class EarlyStopping(Callback):
             self._op = _direction(self.monitor, self.mode, self.model, "EarlyStopping")
         current = _scalar((logs or {}).get(self.monitor))
         if current is None:
-            warnings.warn(f"EarlyStopping conditioned on {self.monitor!r}, which is not in the "
-                          f"logs; available: {', '.join(logs or {})}", stacklevel=2)
+            warnings.warn(f"Early stopping conditioned on metric {self.monitor!r} which is not "
+                          f"available; available metrics are: {', '.join(logs or {}) or '(none)'}",
+                          stacklevel=2)
             return
         if epoch < self.start_from_epoch:
             return
@@ -138,6 +146,8 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
+            record_stop(self.model, "EarlyStopping", epoch, None,
+                        f"{self.monitor} did not improve on {self.best} for {self.wait} epochs")
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
@@ -348,6 +358,7 @@ class ReduceLROnPlateau(Callback):
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
                  cooldown: int = 0, min_lr: float = 0.0, **kwargs):
         super().__init__()
+        _check_patience(patience, "ReduceLROnPlateau")
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0; received "
                              f"factor={factor}")

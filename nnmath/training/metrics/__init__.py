@@ -30,7 +30,7 @@ Where this module differs from Keras 3, on purpose:
   when the loss says ``from_logits=True``.
 
 Modules: ``functions`` (stateless metric functions), ``base`` (Metric, Mean and the
-mean-of-a-function metrics), ``confusion`` (Precision, Recall, AUC), ``resolve`` (``'accuracy'``
+mean-of-a-function metrics), ``confusion`` (TruePositives … FalseNegatives, Precision, Recall, AUC), ``resolve`` (``'accuracy'``
 and ``get``).
 
 References: Keras 3 ``keras/src/metrics/{accuracy,confusion,regression,reduction}_metrics.py`` and
@@ -43,20 +43,31 @@ from .base import (
     CategoricalAccuracy,
     Mean,
     MeanAbsoluteError,
+    MeanAbsolutePercentageError,
     MeanMetricWrapper,
     MeanSquaredError,
     Metric,
+    MetricVariable,
     RootMeanSquaredError,
     SparseCategoricalAccuracy,
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
-from .confusion import AUC, Precision, Recall
+from .confusion import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
 from .functions import (
     accuracy,
     binary_accuracy,
     categorical_accuracy,
     mean_absolute_error,
+    mean_absolute_percentage_error,
     mean_squared_error,
     sparse_categorical_accuracy,
     sparse_top_k_categorical_accuracy,
@@ -65,13 +76,14 @@ from .functions import (
 from .resolve import AutoAccuracy, get, resolve_accuracy
 
 __all__ = [
-    "Metric", "Mean", "MeanMetricWrapper",
+    "Metric", "MetricVariable", "Mean", "MeanMetricWrapper",
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
     "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "AutoAccuracy",
+    "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives",
     "Precision", "Recall", "AUC",
-    "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError",
+    "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "RootMeanSquaredError",
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
-    "mean_squared_error", "mean_absolute_error",
+    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
     "get", "resolve_accuracy",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 
 from .functions import (
     _array,
+    mean_absolute_percentage_error,
     _samplewise,
     _to_snake,
     accuracy,
@@ -22,11 +23,98 @@ from .functions import (
 
 
 # ---------------------------------------------------------------------------------------------
+# State variables (for metrics written as Keras users write them)
+# ---------------------------------------------------------------------------------------------
+class MetricVariable(np.lib.mixins.NDArrayOperatorsMixin):
+    """A metric's state (what Keras's ``Metric.add_variable`` returns): a numpy array with
+    ``assign``, ``assign_add``, ``assign_sub``, ``numpy()`` and every arithmetic operator and numpy
+    function (``v + 1``, ``np.sum(v)``, ``float(v)`` for a scalar).
+
+    >>> v = MetricVariable(np.zeros(()), "total")
+    >>> _ = v.assign_add(2.5)
+    >>> _ = v.assign(v * 2)
+    >>> float(v), float(np.sum(v) + 1)
+    (5.0, 6.0)
+    """
+
+    def __init__(self, value: np.ndarray, name: str):
+        self._value, self.name = np.array(value), name
+
+    def assign(self, value) -> "MetricVariable":
+        value = np.asarray(value)
+        if value.shape != self._value.shape and value.size != self._value.size:
+            raise ValueError(f"variable {self.name!r}: assign expects shape {self._value.shape}, "
+                             f"received {value.shape}")
+        self._value[...] = value.reshape(self._value.shape)
+        return self
+
+    def assign_add(self, value) -> "MetricVariable":
+        return self.assign(self._value + np.asarray(value))
+
+    def assign_sub(self, value) -> "MetricVariable":
+        return self.assign(self._value - np.asarray(value))
+
+    def numpy(self) -> np.ndarray:
+        return self._value.copy()
+
+    @property
+    def value(self) -> np.ndarray:
+        return self._value
+
+    shape = property(lambda self: self._value.shape)
+    dtype = property(lambda self: self._value.dtype)
+    ndim = property(lambda self: self._value.ndim)
+
+    def __array__(self, dtype=None, copy=None):
+        return self._value.astype(dtype) if dtype is not None else self._value.copy()
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = tuple(i._value if isinstance(i, MetricVariable) else i for i in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __getitem__(self, index):
+        return self._value[index]
+
+    def __repr__(self) -> str:
+        return f"<MetricVariable {self.name!r} {self._value!r}>"
+
+
+# ---------------------------------------------------------------------------------------------
 # Metric objects
 # ---------------------------------------------------------------------------------------------
 class Metric:
     """Base class: a named accumulator. Subclasses implement ``update_state``, ``result``,
     ``reset_state`` and extend ``get_config``.
+
+    Written as Keras users write them, state lives in variables created in ``__init__`` *after*
+    ``super().__init__()``::
+
+        class BinaryTruePositives(Metric):
+            def __init__(self, name="binary_true_positives", **kwargs):
+                super().__init__(name=name, **kwargs)
+                self.true_positives = self.add_variable(shape=(), initializer="zeros",
+                                                        name="true_positives")
+
+            def update_state(self, y_true, y_pred, sample_weight=None):
+                values = np.logical_and(np.asarray(y_true, bool), np.asarray(y_pred) > 0.5)
+                ...
+                self.true_positives.assign_add(np.sum(values))
+
+            def result(self):
+                return self.true_positives
+
+    and the default :meth:`reset_state` sets every variable to zeros (Keras's). ``__init__`` calls
+    ``reset_state`` once, for metrics whose ``reset_state`` creates plain attributes; if it fails
+    for want of a variable that the subclass creates later, that first call is skipped.
 
     Attributes:
         name: the key under which the result is logged.
@@ -43,7 +131,47 @@ class Metric:
             raise ValueError(f"{type(self).__name__}: name must be a string; received {name!r}")
         self.name = name or _to_snake(type(self).__name__)
         self.dtype = dtype              # accepted for Keras compatibility; state is float64
-        self.reset_state()
+        self._variables: list[MetricVariable] = []
+        try:
+            self.reset_state()
+        except AttributeError:
+            if type(self).__module__.startswith("nnmath."):
+                raise                   # the built-in metrics must not hide their own bugs
+
+    # -- Keras's variable API ---------------------------------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name=None) -> MetricVariable:
+        """A state variable, registered for :meth:`reset_state` (Keras's ``add_variable``).
+
+        Args:
+            shape: the variable's shape (default a scalar).
+            initializer: an initializer name or object (``nnmath.nn.initializers``).
+            dtype: default float64 (Keras: the metric's dtype, float32).
+            aggregation: accepted for Keras compatibility (one device: nothing to aggregate).
+            name: for messages.
+        """
+        from ...nn import initializers as _initializers
+        if not hasattr(self, "_variables"):
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before "
+                               f"add_variable (Keras's order)")
+        shape = () if shape is None else tuple(int(d) for d in np.atleast_1d(shape).tolist())
+        dtype = np.dtype(dtype or "float64")
+        init = _initializers.get(initializer or "zeros")
+        value = np.asarray(init(shape, dtype, _initializers.default_rng()), dtype).reshape(shape)
+        var = MetricVariable(value, name or f"variable_{len(self._variables)}")
+        self._variables.append(var)
+        return var
+
+    def add_weight(self, name=None, shape=(), initializer=None, dtype=None,
+                   aggregation="sum") -> MetricVariable:
+        """Keras's older spelling of :meth:`add_variable` (name first)."""
+        return self.add_variable(shape=shape, initializer=initializer or "zeros", dtype=dtype,
+                                 aggregation=aggregation, name=name)
+
+    @property
+    def variables(self) -> list:
+        """The variables made with :meth:`add_variable` (Keras's ``metric.variables``)."""
+        return list(getattr(self, "_variables", []))
 
     @property
     def resolved(self) -> str | None:
@@ -60,7 +188,9 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self) -> None:
-        raise NotImplementedError
+        """Set every variable to zeros (Keras's default); built-in metrics override this."""
+        for v in getattr(self, "_variables", []):
+            v.assign(np.zeros(v.shape, v.dtype))
 
     def __call__(self, *args, **kwargs):
         """Update with one batch and return the running result (Keras's ``Metric.__call__``)."""
@@ -290,3 +420,13 @@ class RootMeanSquaredError(MeanSquaredError):
 
     def result(self) -> float:
         return float(np.sqrt(super().result()))
+
+
+class MeanAbsolutePercentageError(_MeanOf):
+    """Weighted mean over samples of ``100 · mean(|y_true − y_pred| / max(|y_true|, ε))``.
+
+    >>> m = MeanAbsolutePercentageError(); m.update_state([[2.0, 4.0]], [[1.0, 5.0]]); m.result()
+    37.5
+    """
+    _function = staticmethod(mean_absolute_percentage_error)
+    direction = "down"

@@ -1,5 +1,6 @@
-"""Confusion-matrix metrics: ``Precision``, ``Recall`` and ``AUC`` (trapezoidal, interpolated as
-Keras; Fawcett 2006)."""
+"""Confusion-matrix metrics: ``TruePositives``, ``FalsePositives``, ``TrueNegatives``,
+``FalseNegatives``, ``Precision``, ``Recall`` and ``AUC`` (trapezoidal, interpolated as Keras;
+Fawcett 2006)."""
 from __future__ import annotations
 
 from typing import Any
@@ -35,7 +36,17 @@ class _ConfusionMetric(Metric):
     direction = "up"
 
     def __init__(self, thresholds, name: str | None = None, dtype: Any = None,
-                 from_logits: bool = False):
+                 from_logits: bool = False, top_k: int | None = None, class_id: int | None = None):
+        who = type(self).__name__
+        if top_k is not None and (isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1):
+            raise ValueError(f"{who}: top_k must be a positive integer or None; received "
+                             f"top_k={top_k!r}")
+        if class_id is not None and (isinstance(class_id, bool) or int(class_id) != class_id
+                                     or class_id < 0):
+            raise ValueError(f"{who}: class_id must be a non-negative integer or None; received "
+                             f"class_id={class_id!r}")
+        self.top_k = None if top_k is None else int(top_k)
+        self.class_id = None if class_id is None else int(class_id)
         thr = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
         if thr.ndim != 1 or thr.size == 0:
             raise ValueError(f"{type(self).__name__}: thresholds must be a float or a list of "
@@ -54,6 +65,16 @@ class _ConfusionMetric(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         who = type(self).__name__
         t, p = _same_shape(y_true, y_pred, who)
+        if self.top_k is not None:         # Keras: scores outside the top k never count as positive
+            kth = -np.sort(-p, axis=-1)[..., min(self.top_k, p.shape[-1]) - 1:][..., :1]
+            p = np.where(p >= kth, p.astype(np.float64), -np.inf)
+        if self.class_id is not None:
+            if self.class_id >= p.shape[-1]:
+                raise ValueError(f"{who}: class_id={self.class_id} but y_pred has "
+                                 f"{p.shape[-1]} classes (shape {p.shape})")
+            t, p = t[..., self.class_id:self.class_id + 1], p[..., self.class_id:self.class_id + 1]
+            if sample_weight is not None and np.ndim(sample_weight) == np.ndim(y_pred):
+                sample_weight = np.asarray(sample_weight)[..., self.class_id:self.class_id + 1]
         w = _elementwise_weights(sample_weight, p.shape, who).ravel()
         t = _binary_labels(t, who).ravel()
         p = p.astype(np.float64).ravel()
@@ -69,6 +90,68 @@ class _ConfusionMetric(Metric):
         values = values[self._inverse]                       # back to the user's order
         return float(values[0]) if self._scalar else values
 
+    def get_config(self) -> dict:
+        cfg = super().get_config()
+        if self.top_k is not None or self.class_id is not None:
+            cfg.update(top_k=self.top_k, class_id=self.class_id)
+        return cfg
+
+
+class _Count(_ConfusionMetric):
+    """One cell of the confusion matrix, weighted, at each threshold (Keras's ``TruePositives``…):
+    a prediction is positive iff ``y_pred > threshold``."""
+
+    _field = "true_positives"
+
+    def __init__(self, thresholds=None, name: str | None = None, dtype: Any = None):
+        self._scalar = thresholds is None or np.ndim(thresholds) == 0
+        self.thresholds = 0.5 if thresholds is None else thresholds
+        super().__init__(self.thresholds, name=name, dtype=dtype)
+
+    def result(self):
+        return self._out(getattr(self, self._field))
+
+    def get_config(self) -> dict:
+        th = self.thresholds
+        return {**super().get_config(), "thresholds": th if np.ndim(th) == 0 else list(th)}
+
+
+class TruePositives(_Count):
+    """Σ w·[y = 1 and ŷ > threshold] (Keras ``TruePositives``; thresholds default 0.5, a list
+    gives one count per threshold).
+
+    >>> m = TruePositives(); m.update_state([0, 1, 1, 1], [1, 0, 1, 1]); m.result()
+    2.0
+    """
+    _field, direction = "true_positives", "up"
+
+
+class FalsePositives(_Count):
+    """Σ w·[y = 0 and ŷ > threshold] (Keras ``FalsePositives``).
+
+    >>> m = FalsePositives(); m.update_state([0, 1, 0, 0], [0, 0, 1, 1]); m.result()
+    2.0
+    """
+    _field, direction = "false_positives", "down"
+
+
+class TrueNegatives(_Count):
+    """Σ w·[y = 0 and ŷ ≤ threshold] (Keras ``TrueNegatives``).
+
+    >>> m = TrueNegatives(); m.update_state([0, 1, 0, 0], [1, 1, 0, 0]); m.result()
+    2.0
+    """
+    _field, direction = "true_negatives", "up"
+
+
+class FalseNegatives(_Count):
+    """Σ w·[y = 1 and ŷ ≤ threshold] (Keras ``FalseNegatives``).
+
+    >>> m = FalseNegatives(); m.update_state([0, 1, 1, 1], [0, 1, 0, 0]); m.result()
+    2.0
+    """
+    _field, direction = "false_negatives", "down"
+
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a / b`` with 0 where ``b = 0`` (Keras's ``divide_no_nan``)."""
@@ -77,11 +160,13 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class Precision(_ConfusionMetric):
     """Precision ``tp / (tp + fp)`` of binary predictions ``y_pred > threshold`` (0 when nothing
-    is predicted positive). Keras's ``top_k`` and ``class_id`` are not supported.
+    is predicted positive).
 
     Args:
-        thresholds: a float (default 0.5) or a list; with a list, ``result()`` is an array with
-            one precision per threshold.
+        thresholds: a float (default 0.5; with ``top_k``, −∞) or a list; with a list,
+            ``result()`` is an array with one precision per threshold.
+        top_k: only the k highest scores of each sample can be positive (Keras).
+        class_id: the metric of that one class (column) of multi-class / multi-label outputs.
 
     >>> m = Precision(); m.update_state([0, 1, 1, 1], [1, 0, 1, 1]); round(m.result(), 4)
     0.6667
@@ -89,12 +174,10 @@ class Precision(_ConfusionMetric):
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name: str | None = None,
                  dtype: Any = None):
-        if top_k is not None or class_id is not None:
-            raise ValueError(f"{type(self).__name__}: top_k and class_id are not supported; "
-                             f"received top_k={top_k!r}, class_id={class_id!r}")
         self._scalar = thresholds is None or np.ndim(thresholds) == 0
-        self.thresholds = 0.5 if thresholds is None else thresholds
-        super().__init__(self.thresholds, name=name, dtype=dtype)
+        default = 0.5 if top_k is None else -np.inf
+        self.thresholds = default if thresholds is None else thresholds
+        super().__init__(self.thresholds, name=name, dtype=dtype, top_k=top_k, class_id=class_id)
 
     def result(self):
         tp, fp = self.true_positives, self.false_positives

@@ -242,3 +242,16 @@ def mean_absolute_error(y_true, y_pred) -> np.ndarray:
     """
     t, p = _same_shape(y_true, y_pred, "mean_absolute_error")
     return np.mean(np.abs(p.astype(np.float64) - t), axis=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``100 · mean(|y_true − y_pred| / max(|y_true|, ε))`` over the last axis
+    (Keras's, ε = 1e-7; ``sklearn.metrics.mean_absolute_percentage_error`` is this / 100 with
+    its own ε).
+
+    >>> mean_absolute_percentage_error([[2.0, 4.0]], [[1.0, 5.0]]).tolist()
+    [37.5]
+    """
+    t, p = _same_shape(y_true, y_pred, "mean_absolute_percentage_error")
+    t, p = t.astype(np.float64), p.astype(np.float64)
+    return 100.0 * np.mean(np.abs(t - p) / np.maximum(np.abs(t), EPSILON), axis=-1)

@@ -11,6 +11,7 @@ from .base import (
     BinaryAccuracy,
     CategoricalAccuracy,
     MeanAbsoluteError,
+    MeanAbsolutePercentageError,
     MeanMetricWrapper,
     MeanSquaredError,
     Metric,
@@ -19,7 +20,8 @@ from .base import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
-from .confusion import AUC, Precision, Recall
+from .confusion import (AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives,
+                        TruePositives)
 from .functions import _to_snake
 
 # ---------------------------------------------------------------------------------------------
@@ -153,12 +155,15 @@ _CLASSES: dict[str, type] = {
     c.__name__: c for c in (
         Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
         TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC,
-        MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError)}
+        TruePositives, FalsePositives, TrueNegatives, FalseNegatives,
+        MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, RootMeanSquaredError)}
 # Keras's table: class names, their snake_case, and the mse / mae aliases. ``Mean`` is left out:
 # it takes values, not (y_true, y_pred), so it cannot be a compiled metric.
 _REGISTRY: dict[str, type] = {**_CLASSES, **{_to_snake(k): c for k, c in _CLASSES.items()},
                               "mse": MeanSquaredError, "MSE": MeanSquaredError,
-                              "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError}
+                              "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+                              "mape": MeanAbsolutePercentageError,
+                              "MAPE": MeanAbsolutePercentageError}
 
 
 def get(identifier, loss=None, y_true=None, y_pred=None) -> Metric | None:

@@ -1,0 +1,226 @@
+"""What makes a model a Keras 3 ``Model`` beyond compile/fit: it is a layer.
+
+:class:`KerasModelAPI` is mixed into :class:`~nnmath.training.Model`. It gives every model
+
+* eager calls: ``model(x)`` / ``model(x, training=True)`` return arrays (on the model's own
+  weights; under ``nnmath.grad`` of ``x`` they are traced like any function);
+* use as a layer: a Sequential inside a Sequential, a model called on symbolic tensors inside a
+  functional model, a model held as an attribute of a subclassed layer or model. Seen from the
+  outer model it is a layer whose weights are named ``"<inner layer>/<weight>"``; its pure
+  ``call(params, x, training, rng)`` splits that dict back per inner layer;
+* Keras-style subclassing: ``class MyModel(Model)`` whose ``__init__`` creates layers as
+  attributes (tracked, in assignment order, as ``model.layers``) and whose
+  ``call(self, inputs, training=None)`` is written with ``keras.ops``. It is built on first use
+  (``fit``, ``model(x)``, ``build(shape)``) by running ``call`` once on zeros, after which its
+  weights live in one flat buffer as for any model, and ``_forward`` computes it as a pure
+  function of ``params`` (see ``nnmath/nn/layers/_keras_style.py``);
+* ``get_layer``, ``to_json``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from ..nn.layers import _keras_style as _ks
+from ..nn.layers.base import Layer
+
+__all__ = ["KerasModelAPI"]
+
+
+def _zeros(shape: Any, dtype: np.dtype) -> Any:
+    if isinstance(shape, list) and all(isinstance(s, (list, tuple)) for s in shape):
+        return [_zeros(s, dtype) for s in shape]
+    return np.zeros(tuple(2 if d is None else int(d) for d in shape), dtype)
+
+
+def _batch_none(shape: Any) -> Any:
+    if isinstance(shape, list) and all(isinstance(s, (list, tuple)) for s in shape):
+        return [_batch_none(s) for s in shape]
+    return (None,) + tuple(shape)[1:]
+
+
+class KerasModelAPI:
+    """Mixin of :class:`~nnmath.training.Model` (see the module docstring)."""
+
+    # ------------------------------------------------------------------ calling a model
+    def __call__(self, x: Any, training: bool | None = None, rng: Any = None, **kwargs):
+        """``model(x)``: the output on the model's own weights, as arrays (Keras). On symbolic
+        tensors it records a call (the model used as a layer of a functional model); called from
+        a Keras-style layer's ``call`` it computes with the weights that call was given.
+
+        Args:
+            x: an array (a list for several inputs).
+            training: training mode (dropout on); default the enclosing call's, else False.
+            rng: the random generator of dropout (default the global one).
+
+        Returns:
+            the output array (a list for several outputs).
+        """
+        if getattr(x, "_nnmath_symbolic", False) or (
+                isinstance(x, (list, tuple)) and any(getattr(v, "_nnmath_symbolic", False) for v in x)):
+            return Layer.__call__(self, x, training=training, rng=rng, **kwargs)
+        scope = _ks.current_scope()
+        if scope is not None and scope.lookup(self) is not None:
+            return Layer.__call__(self, x, training=training, rng=rng, **kwargs)
+        if kwargs:
+            raise TypeError(f"model {self.name!r}: unexpected keyword arguments {sorted(kwargs)}")
+        if isinstance(x, dict):
+            x = [x[n] for n in self._input_names()]
+        if isinstance(x, (list, tuple)) and self._single_in:
+            x = x[0] if len(x) == 1 else x
+        x = self._cast(x if hasattr(x, "shape") or isinstance(x, (list, tuple)) else np.asarray(x))
+        self._build_from(x)
+        training = bool(training) if training is not None else (
+            scope.training if scope is not None else False)
+        if rng is None and scope is not None:
+            rng = scope.rng
+        if rng is None and training:
+            from . import data as _data
+            rng = _data.global_rng()
+        if scope is None:
+            self._clear_losses()
+        return self._forward(self.params, x, training, rng, None, False)[0]
+
+    def _nest(self, params: dict) -> tuple[dict, dict]:
+        """(params, state) nested per layer from this model's flat weights dict."""
+        own, subs = _ks.split_params(params)
+        nested, state = {}, {}
+        for l in self.layers:
+            p = subs.get(l.name)
+            if not p:
+                continue
+            st = l._weight_dict(False)
+            for k, v in p.items():
+                (state if k in st else nested).setdefault(l.name, {})[k] = v
+        return nested, state
+
+    def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
+        """The model as a layer: a pure function of its weights by flat key
+        (``"<layer>/<weight>"``, trainable and not)."""
+        nested, state = self._nest(params)
+        return self._forward(nested, x, training, rng, state, False)[0]
+
+    def state_updates(self, params: dict, x: Any, rng: Any = None) -> dict:
+        """New values of the inner layers' non-trainable weights after a training step on ``x``,
+        by flat key."""
+        if getattr(type(self), "_keras_style", False):
+            return Layer.state_updates(self, params, x, rng)
+        nested, state = self._nest(params)
+        new_state = self._forward(nested, x, True, rng, state, True)[1]
+        return {f"{l}/{k}": v for l, d in new_state.items() for k, v in d.items()}
+
+    def regularization_loss(self, params: dict) -> Any:
+        """Σ of the inner layers' regularization losses (``params`` by flat key)."""
+        own, subs = _ks.split_params(params)
+        total = 0.0
+        for l in self.layers:
+            if l.name in subs:
+                reg = l.regularization_loss(subs[l.name])
+                if not (isinstance(reg, float) and reg == 0.0):
+                    total = total + reg
+        return total
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output shape for ``input_shape`` (batch axis included, as None)."""
+        if getattr(type(self), "_keras_style", False):
+            if not self.built:
+                self.build(input_shape)
+            with _ks.LossCollector():
+                y = _ks.run(self, self._keras_user_call, dict(self.values),
+                            _zeros(input_shape, self.dtype), False, None, {})[0]
+            return ([(None,) + tuple(np.shape(v))[1:] for v in y] if isinstance(y, (list, tuple))
+                    else (None,) + tuple(np.shape(y))[1:])
+        if not self.built:
+            self.build(input_shape)
+        return self.output_shape
+
+    # ------------------------------------------------------------------ subclassed models
+    def build(self, input_shape: Any) -> None:
+        """Build a subclassed model for inputs of ``input_shape`` (batch axis first): run
+        ``call`` once on zeros, which builds every layer it uses, then pack the weights."""
+        self._after_build(input_shape)
+
+    def _after_build(self, input_shape: Any) -> None:
+        if self.__dict__.get("_building") or not getattr(type(self), "_keras_style", False):
+            return
+        if isinstance(input_shape, list) and input_shape and not isinstance(input_shape[0], (list, tuple)):
+            input_shape = tuple(input_shape)
+        object.__setattr__(self, "_building", True)
+        try:
+            self.input_shape = _batch_none(input_shape)
+            with _ks.LossCollector():
+                _ks.run(self, self._keras_user_call, dict(self.values),
+                        _zeros(input_shape, self.dtype), False, None, {})
+        finally:
+            object.__setattr__(self, "_building", False)
+        self._check_unique_names()
+        self._by_name = {l.name: l for l in self.layers}
+        self._flatten_weights()
+        self.built = True
+
+    def _build_from(self, x: Any) -> None:
+        """Build a subclassed model from the first batch (Sequential and Functional check
+        shapes instead)."""
+        if not self.built:
+            shape = ([tuple(np.shape(v)) for v in x] if isinstance(x, (list, tuple))
+                     else tuple(np.shape(x)))
+            self.build(shape)
+
+    def _forward(self, params, x, training, rng, state, collect):
+        """A subclassed model's output: the user's ``call`` run on ``params`` (and ``state``)."""
+        if not getattr(type(self), "_keras_style", False):
+            raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
+        state = self.state if state is None else state
+        flat = {}
+        for l in self.layers:
+            for d in (params.get(l.name, {}), state.get(l.name, {})):
+                for k, v in d.items():
+                    flat[f"{l.name}/{k}"] = v
+        y, updates = _ks.run(self, self._keras_user_call, flat, x, training, rng, {},
+                             collect=collect)
+        new_state: dict = {}
+        if collect and updates:
+            from .._core.custom import stop_gradient
+            for key, v in updates.items():
+                lname, _, k = key.partition("/")
+                if k in state.get(lname, {}):
+                    new_state.setdefault(lname, {})[k] = stop_gradient(v)
+        return y, new_state
+
+    # ------------------------------------------------------------------ Keras conveniences
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name or by index (Keras ``get_layer``)."""
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"get_layer: was asked to retrieve layer at index {index} but "
+                                 f"model {self.name!r} only has {len(self.layers)} layers")
+            return self.layers[index]
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[l.name for l in self.layers]}.")
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as a JSON string (Keras ``to_json``; ``model_from_json`` reads it)."""
+        from .serialization import serialize_keras_object
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        """A model from its config (Keras ``Model.from_config``): a functional config gives a
+        functional model; a subclassed model's config is passed to its ``__init__``."""
+        if "input_layers" in config and "output_layers" in config:
+            from .functional import Functional
+            return Functional.from_config(config, custom_objects=custom_objects)
+        if "layers" in config and cls.__name__ == "Model":
+            from .sequential import Sequential
+            return Sequential.from_config(config, custom_objects=custom_objects)
+        return cls(**config)
+
+    @property
+    def metrics_names(self) -> list:
+        loss_names, metric_names = self._log_names()
+        return ["loss"] + loss_names + metric_names
