@@ -2,14 +2,18 @@
 
 Usage::
 
-    nnmath demo [--epochs N] [--seed S] [--output PATH]     (also: python -m nnmath demo)
+    nnmath demo [--epochs N] [--seed S] [--output PATH] [--report DIR | --no-report] [--quick]
+                                                            (also: python -m nnmath demo)
     nnmath calculus [--steps N] [--lr LR] [--seed S]
     nnmath --version
 
 ``demo`` trains a Keras-style MLP on the 8×8 handwritten digits that ship with nnmath (1,797
 images, a fixed stratified split), with a live progress bar; prints ``summary()``, the test
 accuracy and a finite-difference check of the trained model's gradients (both modes, second order,
-float64); saves the model and checks that the saved file reloads to the same predictions.
+float64); saves the model and checks that the saved file reloads to the same predictions; then
+trains a second copy from another seed, analyses the model with :mod:`nnmath.analysis` and writes
+``nnmath-report/``: ``report.html`` (self-contained), the PNGs and ``summary.json``
+(:mod:`nnmath.report`), printing each section's time and where the report is.
 
 ``calculus`` shows the automatic-differentiation core on a small neural network: a 4-8-3 tanh MLP with
 softmax cross-entropy, in float64, on a generated toy dataset. It prints the loss, the gradient with
@@ -19,7 +23,8 @@ difference check of every derivative to second order, and a short run of gradien
 claim it prints is checked; the exit status is 0 only when all checks pass.
 
 This is the top layer: it may import any part of nnmath, and nothing in nnmath imports it. It uses
-only the public API (``nnmath``, ``nnmath.numpy``, ``nnmath.scipy.special``).
+only the public API (``nnmath``, ``nnmath.numpy``, ``nnmath.scipy.special``, ``nnmath.keras``,
+``nnmath.training``, ``nnmath.analysis``, ``nnmath.report``).
 """
 from __future__ import annotations
 
@@ -193,10 +198,39 @@ def demo(steps: int = 200, lr: float = 0.5, seed: int = 0, out=None) -> int:
 # ---------------------------------------------------------------------------------------------
 # Argument parsing
 # ---------------------------------------------------------------------------------------------
-def digits_demo(epochs: int = 60, seed: int = 0, output: str = "nnmath-digits.npz", out=None) -> int:
-    """Train an MLP on the shipped digits; print summary, test accuracy and a gradient check."""
-    from nnmath.keras import layers, losses, optimizers
-    from nnmath.training import Sequential, load_model, set_random_seed
+#: Analysis sizes of the demo's report: the real thing, and ``--quick`` (for tests).
+REPORT_SIZES = {
+    False: dict(hessian_samples=256, top_k=5, trace_probes=40, slq_probes=4, slq_steps=40,
+                landscape_points=15, landscape_samples=512, path_points=25, ntk_points=50),
+    True: dict(hessian_samples=64, top_k=3, trace_probes=8, slq_probes=2, slq_steps=12,
+               landscape_points=5, landscape_samples=128, path_points=7, ntk_points=12),
+}
+
+
+def _digits_model(seed: int):
+    from nnmath.keras import layers, optimizers
+    from nnmath.training import Sequential, set_random_seed
+    set_random_seed(seed)
+    model = Sequential([layers.Dense(256, activation="relu", input_dim=64),
+                        layers.Dropout(0.2),
+                        layers.Dense(10, activation="softmax")], name="digits_mlp")
+    model.compile(optimizer=optimizers.Adam(learning_rate=1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.build((None, 64))
+    return model
+
+
+def digits_demo(epochs: int = 60, seed: int = 0, output: str = "nnmath-digits.npz",
+                report: str | None = "nnmath-report", quick: bool = False, out=None) -> int:
+    """Train an MLP on the shipped digits; print summary, test accuracy and a gradient check;
+    save it; then (unless ``report`` is None) analyse it and write the report directory.
+
+    ``quick`` shrinks the analyses (and the second seed's training) for tests; the numbers of a
+    quick report are coarse."""
+    from nnmath.analysis import GradientFlowMonitor
+    from nnmath.keras import losses
+    from nnmath.report import ReportContext, build_report
+    from nnmath.training import load_model
     from nnmath.training.datasets import load_digits, stratified_split
     out = sys.stdout if out is None else out
 
@@ -209,17 +243,16 @@ def digits_demo(epochs: int = 60, seed: int = 0, output: str = "nnmath-digits.np
     X = (X / 16.0).astype(np.float32)
     say(f"Digits: {len(X)} images of 8×8 pixels, 10 classes; {len(train)} for training, "
         f"{len(test)} held out (stratified, fixed split).")
-    set_random_seed(seed)
-    model = Sequential([layers.Dense(256, activation="relu", input_dim=64),
-                        layers.Dropout(0.2),
-                        layers.Dense(10, activation="softmax")], name="digits_mlp")
-    model.compile(optimizer=optimizers.Adam(learning_rate=1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.build((None, 64))
+    model = _digits_model(seed)
     model.summary(print_fn=say)
-    model.fit(X[train], y[train], epochs=epochs, batch_size=32, validation_split=0.1, verbose=1)
+    # per-layer gradient norms on a fixed probe batch at each epoch's end, for the report (the
+    # probe draws no random numbers: training is exactly as without it)
+    callbacks = [GradientFlowMonitor(X[train[:64]], y[train[:64]])] if report else []
+    history = model.fit(X[train], y[train], epochs=epochs, batch_size=32, validation_split=0.1,
+                        verbose=1, callbacks=callbacks)
     result = model.evaluate(X[test], y[test], verbose=0, return_dict=True)
-    say(f"Test accuracy: {result['accuracy']:.4f} (loss {result['loss']:.4f}) on {len(test)} held-out images")
+    say(f"Test accuracy: {result['accuracy']:.4f} (loss {result['loss']:.4f}) on {len(test)} "
+        f"held-out images")
 
     # The trained model is a pure function of its parameters: check its gradients in float64.
     # (A smooth loss on a few images and a small step, so that finite differences do not cross
@@ -237,8 +270,32 @@ def digits_demo(epochs: int = 60, seed: int = 0, output: str = "nnmath-digits.np
     same = np.array_equal(again.predict(X[test]), model.predict(X[test]))
     say(f"Saved to {output} (arrays + JSON config, no pickle); reloaded: "
         f"{'identical predictions' if same else 'PREDICTIONS DIFFER'}")
+    ok = same and result["accuracy"] >= 0.9
+    if report:
+        other_epochs = min(epochs, 10) if quick else epochs
+        say(f"Training a second copy from seed {seed + 1} ({other_epochs} epochs) for the linear "
+            f"path between two solutions...")
+        other = _digits_model(seed + 1)
+        other.fit(X[train], y[train], epochs=other_epochs, batch_size=32, validation_split=0.1,
+                  verbose=0)
+        # the model trains in float32; its curvature and kernels are computed in float64 (cast
+        # explicitly, as for the gradient check, and said in the report)
+        context = ReportContext(model, X[train], y[train], X[test], y[test], history=history,
+                                other_model=other, dtype=np.float64, seed=seed,
+                                **REPORT_SIZES[bool(quick)])
+        say(f"Analysing the trained model in float64{' (quick sizes)' if quick else ''}:")
+        built = build_report(context, title="nnmath demo: an MLP on the digits",
+                             overview={"test accuracy": f"{result['accuracy']:.4f}",
+                                       "epochs": epochs}, log=say)
+        files = built.write(report)
+        failed = [s.title for s in built.sections if s.status == "failed"]
+        say(f"Report: {files.html.resolve()} ({len(files.pngs)} figures; the numbers in "
+            f"{files.summary.name})")
+        if failed:
+            say(f"FAILED sections: {', '.join(failed)}")
+            ok = False
     say(f"Done in {time.perf_counter() - t0:.1f} s.")
-    return 0 if same and result["accuracy"] >= 0.9 else 1
+    return 0 if ok else 1
 
 
 def _positive_int(text: str) -> int:
@@ -268,12 +325,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nnmath {nm.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     t = commands.add_parser(
-        "demo", help="train an MLP on the shipped digits, check and save it (under a minute)",
+        "demo", help="train an MLP on the shipped digits, check, save and analyse it "
+                     "(under two minutes)",
         description="Train a Keras-style MLP on the 8×8 digits shipped with nnmath, print its "
-                    "summary, test accuracy and a gradient check, and save it.")
+                    "summary, test accuracy and a gradient check, save it, then analyse it and "
+                    "write a report directory: report.html (self-contained), the PNGs and "
+                    "summary.json.")
     t.add_argument("--epochs", type=_positive_int, default=60, help="training epochs (default 60)")
     t.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling (default 0)")
     t.add_argument("--output", default="nnmath-digits.npz", help="where to save the model")
+    t.add_argument("--report", default="nnmath-report", metavar="DIR",
+                   help="directory of the report (default nnmath-report)")
+    t.add_argument("--no-report", action="store_true", help="train, check and save only")
+    t.add_argument("--quick", action="store_true",
+                   help="small analysis sizes (for tests; coarse numbers)")
     d = commands.add_parser(
         "calculus", help="show the autodiff core on a small MLP (a few seconds)",
         description="Gradients, Jacobians (both modes), a Hessian and its spectrum, an HVP and "
@@ -291,7 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "demo":
-        return digits_demo(epochs=args.epochs, seed=args.seed, output=args.output)
+        return digits_demo(epochs=args.epochs, seed=args.seed, output=args.output,
+                           report=None if args.no_report else args.report, quick=args.quick)
     if args.command == "calculus":
         return demo(steps=args.steps, lr=args.lr, seed=args.seed)
     raise AssertionError(f"unhandled command {args.command!r}")     # argparse rejects the rest

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import doctest
 import io
+import json
 import os
 import pathlib
 import re
@@ -38,11 +39,13 @@ def _check_demo_output(text: str) -> None:
 
 
 def test_demo_subprocess(tmp_path):
-    """The README's main job, as a user runs it: ``python -m nnmath demo`` (trains on the digits)."""
+    """The README's main job, as a user runs it: ``python -m nnmath demo`` (trains on the digits,
+    then analyses the model and writes the report; ``--quick`` shrinks only the analyses)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    out = tmp_path / "digits.npz"
-    proc = subprocess.run([sys.executable, "-m", "nnmath", "demo", "--output", str(out)], cwd=ROOT,
+    out, report = tmp_path / "digits.npz", tmp_path / "nnmath-report"
+    proc = subprocess.run([sys.executable, "-m", "nnmath", "demo", "--output", str(out),
+                           "--report", str(report), "--quick"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = proc.stdout
@@ -51,6 +54,34 @@ def test_demo_subprocess(tmp_path):
     assert acc >= 0.96, text
     assert "forward and reverse mode, to second order, float64: passed" in text
     assert "identical predictions" in text and out.exists()
+    # the report: where it is, each section's time, the three kinds of file
+    m = re.search(r"^Report: (.+report\.html) \((\d+) figures", text, flags=re.M)
+    assert m and pathlib.Path(m.group(1)) == (report / "report.html").resolve(), text
+    assert re.search(r"Hessian: top eigenvalues.* ok +\d+\.\d s", text), text
+    summary = json.loads((report / "summary.json").read_text(encoding="utf-8"))
+    sections = summary["sections"]
+    for key in ("training", "weights", "gradient_flow", "hessian", "landscape", "linear_path",
+                "ntk"):
+        assert sections[key]["status"] == "ok", (key, sections[key]["text"])
+    assert sections["hessian"]["summary"]["dtype"] == "float64"
+    assert len(list(report.glob("*.png"))) == int(m.group(2)) >= 7
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == int(m.group(2)) and "https://" not in page
+    assert "FAILED" not in text
+
+
+def test_demo_without_report(tmp_path, capsys):
+    """``--no-report``: train, check and save only (no analysis, no report directory)."""
+    out = tmp_path / "digits.npz"
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        # (after 2 epochs the accuracy check may fail: only the absence of a report is tested)
+        main(["demo", "--epochs", "2", "--output", str(out), "--no-report"])
+    finally:
+        os.chdir(cwd)
+    text = capsys.readouterr().out
+    assert "Report:" not in text and not (tmp_path / "nnmath-report").exists() and out.exists()
 
 
 def test_calculus_subprocess():
