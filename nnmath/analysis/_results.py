@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Result", "to_builtin"]
+__all__ = ["Result", "RowsResult", "to_builtin"]
 
 
 def to_builtin(value: Any) -> Any:
@@ -44,3 +44,15 @@ class Result:
     def to_dict(self) -> dict:
         return {f.name: to_builtin(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.repr}
+
+
+class RowsResult(Result):
+    """Mixin for results holding ``rows`` with ``layer`` and ``weight`` fields (one row per
+    weight): ``result["layer", "weight"]`` picks a row."""
+
+    def __getitem__(self, key: tuple) -> Any:
+        for r in self.rows:
+            if (r.layer, r.weight) == tuple(key):
+                return r
+        raise KeyError(f"no weight {key!r}; the rows are "
+                       f"{', '.join(f'{r.layer}/{r.weight}' for r in self.rows)}")

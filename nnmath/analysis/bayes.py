@@ -30,6 +30,7 @@ import scipy.special
 from .._core.tree import tree_flatten, tree_unflatten
 from ..optimizers import adam
 from ..optimizers._transform import GradientTransformation, check_learning_rate, scalar
+from ._checks import check_count, check_positive
 from ._objective import Objective, _is_model, _Jittable, as_generator, as_objective
 from ._results import Result
 
@@ -38,20 +39,6 @@ __all__ = [
     "sgld_sample", "MCDropoutPrediction", "EnsemblePrediction", "DeepEnsemble",
     "MeanFieldPosterior", "SGLDState", "LangevinSamples",
 ]
-
-
-def _count(value: Any, name: str, who: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{who}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{who}: {name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _positive(value: Any, name: str, who: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{who}: {name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _num_rows(x: Any, who: str) -> int:
@@ -148,7 +135,7 @@ def mc_dropout_predict(model: Any, x: Any, num_samples: int = 100, *, params: An
     if not _is_model(model):
         raise TypeError(f"{who}: model must be an nnmath Model (Sequential, functional or "
                         f"subclassed), got {type(model).__name__}")
-    S = _count(num_samples, "num_samples", who, minimum=2)
+    S = check_count(num_samples, "num_samples", who, minimum=2)
     n = _num_rows(x, who)
     if n == 0:
         raise ValueError(f"{who}: x has no samples")
@@ -160,7 +147,7 @@ def mc_dropout_predict(model: Any, x: Any, num_samples: int = 100, *, params: An
                          f"training=True (it has no Dropout layer, or every rate is 0), so all "
                          f"its samples would be equal; MC dropout needs a stochastic layer "
                          f"(Dropout, SpatialDropout, GaussianDropout, GaussianNoise, …)")
-    size = n if batch_size is None else _count(batch_size, "batch_size", who)
+    size = n if batch_size is None else check_count(batch_size, "batch_size", who)
     slices = [slice(a, min(n, a + size)) for a in range(0, n, size)]
     rng = as_generator(seed)
     forward = _Jittable(lambda p, xb, g: model.apply(p, xb, training=True, rng=g))
@@ -354,7 +341,7 @@ def deep_ensemble(build_fn: Callable, x: Any, y: Any, num_models: int = 5, *,
     if not callable(build_fn):
         raise TypeError(f"{who}: build_fn must be a function returning a compiled Model, got "
                         f"{type(build_fn).__name__}")
-    M = _count(num_models, "num_models", who)
+    M = check_count(num_models, "num_models", who)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"{who}: seed must be an int (member m uses seed + m), got {seed!r}")
     try:                         # build_fn(seed) if it names `seed` or needs a positional argument
@@ -430,7 +417,7 @@ class MeanFieldPosterior(Result):
 
     def sample_flat(self, num_samples: int, seed: Any = None) -> np.ndarray:
         """θ = μ + σ ⊙ ε, ε ~ N(0, I): ``num_samples`` draws as rows (S, P)."""
-        S = _count(num_samples, "num_samples", "MeanFieldPosterior.sample_flat")
+        S = check_count(num_samples, "num_samples", "MeanFieldPosterior.sample_flat")
         eps = as_generator(seed).standard_normal((S, self.mean_flat.size),
                                                  dtype=self.mean_flat.dtype)
         return self.mean_flat + self.std_flat * eps
@@ -523,13 +510,13 @@ def bayes_by_backprop(f: Any, params: Any = None, *, x: Any = None, y: Any = Non
                              f"log-likelihood is −num_data·loss_fn(θ) (pass num_data=1 if "
                              f"loss_fn is already the total negative log-likelihood)")
         num_data = obj.num_samples
-    N = _positive(num_data, "num_data", who)
+    N = check_positive(num_data, "num_data", who)
     m0 = _per_parameter(prior_mean, obj, "prior_mean", who, positive=False)
     s0 = _per_parameter(prior_std, obj, "prior_std", who, positive=True)
-    sigma0 = _positive(init_std, "init_std", who)
-    T = _count(num_steps, "num_steps", who, minimum=0)
-    S = _count(num_samples, "num_samples", who)
-    E = _count(num_eval_samples, "num_eval_samples", who, minimum=2)
+    sigma0 = check_positive(init_std, "init_std", who)
+    T = check_count(num_steps, "num_steps", who, minimum=0)
+    S = check_count(num_samples, "num_samples", who)
+    E = check_count(num_eval_samples, "num_eval_samples", who, minimum=2)
     if optimizer is None:
         optimizer = adam(check_learning_rate(learning_rate))
     elif not isinstance(optimizer, GradientTransformation):
@@ -705,10 +692,10 @@ def sgld_sample(f: Any, params: Any = None, *, x: Any = None, y: Any = None, los
     who = "sgld_sample"
     obj = as_objective(f, params, x=x, y=y, sample_weight=sample_weight, batch_size=batch_size,
                        loss=loss)
-    S = _count(num_samples, "num_samples", who)
-    burn = _count(burn_in, "burn_in", who, minimum=0)
-    th = _count(thin, "thin", who)
-    B = _count(num_batches, "num_batches", who, minimum=2)
+    S = check_count(num_samples, "num_samples", who)
+    burn = check_count(burn_in, "burn_in", who, minimum=0)
+    th = check_count(thin, "thin", who)
+    B = check_count(num_batches, "num_batches", who, minimum=2)
     if S < 2 * B:
         raise ValueError(f"{who}: num_samples={S} must be at least 2·num_batches={2 * B} for the "
                          f"batch-means standard errors")

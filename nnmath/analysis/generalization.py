@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import scipy.optimize
 import scipy.special
 
 from ..training.callbacks import Callback
+from ._checks import check_count
 from ._objective import as_generator
 from ._results import Result
 from .stats import metric_mode
@@ -31,12 +32,6 @@ __all__ = ["LinearClass", "RademacherResult", "rademacher_complexity", "random_l
 
 #: The largest n for which ``exact=True`` enumerates all 2ⁿ sign vectors.
 MAX_EXACT_SAMPLES = 20
-
-
-def _positive_int(value: Any, name: str, who: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{who}: {name} must be an integer ≥ {minimum}, got {value!r}")
-    return int(value)
 
 
 def _unit(value: Any, name: str, who: str, closed: bool = True) -> float:
@@ -171,7 +166,7 @@ def rademacher_complexity(hypotheses: Any, x: Any, num_draws: int = 100, *, seed
         raise ValueError(f"{who}: exact=True enumerates 2ⁿ sign vectors; n = {n} > "
                          f"{MAX_EXACT_SAMPLES}: use num_draws instead")
     if not exact:
-        num_draws = _positive_int(num_draws, "num_draws", who, minimum=2)
+        num_draws = check_count(num_draws, "num_draws", who, minimum=2)
     sigma = _signs(n, num_draws, exact, as_generator(seed), dtype)
     upper = None
     if isinstance(hypotheses, LinearClass):
@@ -232,7 +227,7 @@ def random_label_fitter(build_model: Callable[[], Any], *, epochs: int = 100,
                         f"{type(build_model).__name__}")
     if output not in ("sign", "clip"):
         raise ValueError(f"{who}: output must be 'sign' or 'clip', got {output!r}")
-    epochs = _positive_int(epochs, "epochs", who)
+    epochs = check_count(epochs, "epochs", who)
     fit_kwargs.setdefault("verbose", 0)
 
     def fit(x, sigma):
@@ -279,7 +274,7 @@ class GeneralizationBound(Result):
 
 def _risk_n_delta(empirical_risk, num_samples, delta, who):
     return (_unit(empirical_risk, "empirical_risk", who),
-            _positive_int(num_samples, "num_samples", who),
+            check_count(num_samples, "num_samples", who),
             _unit(delta, "delta", who, closed=False))
 
 
@@ -329,7 +324,7 @@ def vc_dimension_linear(input_dim: int, bias: bool = True) -> int:
     >>> vc_dimension_linear(10)
     11
     """
-    return _positive_int(input_dim, "input_dim", "vc_dimension_linear") + (1 if bias else 0)
+    return check_count(input_dim, "input_dim", "vc_dimension_linear") + (1 if bias else 0)
 
 
 def vc_bound(empirical_risk: float, num_samples: int, vc_dimension: int,
@@ -353,7 +348,7 @@ def vc_bound(empirical_risk: float, num_samples: int, vc_dimension: int,
     """
     who = "vc_bound"
     risk, m, delta = _risk_n_delta(empirical_risk, num_samples, delta, who)
-    d = _positive_int(vc_dimension, "vc_dimension", who)
+    d = check_count(vc_dimension, "vc_dimension", who)
     if m < d:
         raise ValueError(f"{who}: the bound needs num_samples ≥ vc_dimension (Sauer's lemma), got "
                          f"num_samples = {m} < vc_dimension = {d}")
@@ -543,7 +538,7 @@ def pac_bayes_bound(empirical_risk: Any, mean: Any, var_or_cov: Any, num_samples
     (0.9657, 0.062, 0.0757)
     """
     who = "pac_bayes_bound"
-    m = _positive_int(num_samples, "num_samples", who, minimum=2)
+    m = check_count(num_samples, "num_samples", who, minimum=2)
     delta = _unit(delta, "delta", who, closed=False)
     mu, s = _posterior(mean, var_or_cov, who)
     kl = gaussian_kl(mu, s, prior_mean, prior_var)
@@ -552,7 +547,7 @@ def pac_bayes_bound(empirical_risk: Any, mean: Any, var_or_cov: Any, num_samples
         if num_mc_samples is None:
             raise ValueError(f"{who}: num_mc_samples is required when empirical_risk is a "
                              f"function (the posterior draws to average it over)")
-        N = _positive_int(num_mc_samples, "num_mc_samples", who, minimum=2)
+        N = check_count(num_mc_samples, "num_mc_samples", who, minimum=2)
         rng = as_generator(seed)
         eps = rng.standard_normal((N, mu.size)).astype(mu.dtype)
         thetas = mu + (eps * np.sqrt(s) if s.ndim == 1 else eps @ _cholesky(s, who).T)
@@ -564,7 +559,7 @@ def pac_bayes_bound(empirical_risk: Any, mean: Any, var_or_cov: Any, num_samples
         se = float(errors.std(ddof=1) / math.sqrt(N))
     else:
         risk = _unit(empirical_risk, "empirical_risk", who)
-        N = None if num_mc_samples is None else _positive_int(num_mc_samples, "num_mc_samples",
+        N = None if num_mc_samples is None else check_count(num_mc_samples, "num_mc_samples",
                                                               who)
     risk_bound = risk
     if N is not None:

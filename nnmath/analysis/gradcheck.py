@@ -31,7 +31,7 @@ import numpy as np
 
 from .._gradcheck import check_grads
 from ._objective import as_generator, as_objective
-from ._results import Result
+from ._results import Result, RowsResult
 
 __all__ = ["check_grads", "gradcheck_model", "GradcheckResult", "GradcheckRow"]
 
@@ -79,7 +79,7 @@ class GradcheckRow(Result):
 
 
 @dataclass
-class GradcheckResult(Result):
+class GradcheckResult(RowsResult):
     """The table :func:`gradcheck_model` returns; ``str(result)`` renders it.
 
     Attributes:
@@ -102,13 +102,6 @@ class GradcheckResult(Result):
         """The rows that did not pass."""
         return [r for r in self.rows if not r.passed]
 
-    def __getitem__(self, key: tuple) -> GradcheckRow:
-        """The row of ``(layer, weight)``."""
-        for r in self.rows:
-            if (r.layer, r.weight) == tuple(key):
-                return r
-        raise KeyError(f"no weight {key!r}; the rows are "
-                       f"{', '.join(f'{r.layer}/{r.weight}' for r in self.rows)}")
 
     def __str__(self) -> str:
         head = ("layer", "weight", "shape", "max abs err", "rel err", "dir err", "entries",

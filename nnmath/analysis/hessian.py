@@ -24,6 +24,7 @@ import numpy as np
 import scipy.optimize
 from scipy.sparse.linalg import LinearOperator
 
+from ._checks import check_count
 from ._lanczos import WHICH, Lanczos, lanczos_eigs
 from ._objective import Objective, as_generator, as_objective
 from ._results import Result
@@ -105,14 +106,6 @@ class _Finished:
     m: int
 
 
-def _positive_int(value: Any, name: str, who: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{who}: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{who}: {name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
 def _rademacher(rng: np.random.Generator, shape: tuple, dtype) -> np.ndarray:
     return rng.choice(np.array([-1.0, 1.0], dtype), size=shape)
 
@@ -123,7 +116,7 @@ def _eig_settings(op: _Op, k: int, tol: float | None, max_iter: int | None, who:
         raise ValueError(f"{who}: tol must be positive, got {tol}")
     if max_iter is None:
         return tol, min(max(100, 10 * k), op.size)
-    max_iter = _positive_int(max_iter, "max_iter", who)
+    max_iter = check_count(max_iter, "max_iter", who)
     if max_iter < k:
         raise ValueError(f"{who}: max_iter={max_iter} Lanczos steps cannot give k={k} "
                          f"eigenvalues; max_iter must be at least k")
@@ -205,7 +198,7 @@ def hessian_top_eigenvalues(f: Any, params: Any = None, k: int = 1, which: str =
     who = "hessian_top_eigenvalues"
     if which not in WHICH:
         raise ValueError(f"{who}: which must be one of {WHICH}, got {which!r}")
-    k = _positive_int(k, "k", who)
+    k = check_count(k, "k", who)
     op = _Op(f, params, data, who)
     if k > op.size:
         raise ValueError(f"{who}: k={k} eigenvalues asked for, but the matrix is {op.size} × "
@@ -268,7 +261,7 @@ def hessian_trace(f: Any, params: Any = None, num_samples: int = 100, *, seed: A
     (20.0, 0.0)
     """
     who = "hessian_trace"
-    n = _positive_int(num_samples, "num_samples", who, minimum=2)
+    n = check_count(num_samples, "num_samples", who, minimum=2)
     op = _Op(f, params, data, who)
     rng, samples = as_generator(seed), []
     for i in range(0, n, PROBE_CHUNK):              # memory: PROBE_CHUNK probes at a time
@@ -337,7 +330,7 @@ def hessian_diagonal(f: Any, params: Any = None, num_samples: int = 100, *, exac
             est[idx] = op.matmat(E)[np.arange(len(idx)), idx]
         se, n = np.zeros(op.size, op.dtype), op.size
     else:
-        n = _positive_int(num_samples, "num_samples", who, minimum=2)
+        n = check_count(num_samples, "num_samples", who, minimum=2)
         rng = as_generator(seed)
         count, est, m2 = 0, np.zeros(op.size, op.dtype), np.zeros(op.size, op.dtype)
         for i in range(0, n, PROBE_CHUNK):          # memory: PROBE_CHUNK probes at a time
@@ -439,12 +432,12 @@ def hessian_spectral_density(f: Any, params: Any = None, num_probes: int = 10,
            [2.]]), array([1., 1.]))
     """
     who = "hessian_spectral_density"
-    n_v = _positive_int(num_probes, "num_probes", who)
+    n_v = check_count(num_probes, "num_probes", who)
     op = _Op(f, params, data, who)
     if lanczos_steps is None:
         m = min(80, op.size)
     else:
-        m = _positive_int(lanczos_steps, "lanczos_steps", who)
+        m = check_count(lanczos_steps, "lanczos_steps", who)
         if m > op.size:
             raise ValueError(f"{who}: lanczos_steps={m} exceeds the number of parameters "
                              f"{op.size}; at most {op.size} steps are possible")
@@ -650,8 +643,8 @@ def sharpness(f: Any, params: Any = None, epsilon: float = 1e-3, *, num_samples:
     who = "sharpness"
     if not (isinstance(epsilon, numbers.Real) and epsilon > 0):
         raise ValueError(f"{who}: epsilon must be a positive number, got {epsilon!r}")
-    max_iter = _positive_int(max_iter, "max_iter", who)
-    num_restarts = _positive_int(num_restarts, "num_restarts", who, minimum=0)
+    max_iter = check_count(max_iter, "max_iter", who)
+    num_restarts = check_count(num_restarts, "num_restarts", who, minimum=0)
     op = _Op(f, params, data, who, allow_operator=False)
     obj, rng = op.objective, as_generator(seed)
     top = hessian_top_eigenvalues(obj, k=1, seed=rng)

@@ -35,7 +35,7 @@ from .._core.tree import tree_map
 from .._transforms import jacfwd, jacrev
 from ..training.callbacks import Callback
 from ._objective import as_generator, as_objective
-from ._results import Result
+from ._results import Result, RowsResult
 from .gradcheck import _format_table
 
 __all__ = ["analyze_gradient_flow", "GradientFlowAnalysis", "weight_spectra", "WeightSpectra",
@@ -200,18 +200,12 @@ class WeightSpectrumRow(Result):
 
 
 @dataclass
-class WeightSpectra(Result):
+class WeightSpectra(RowsResult):
     """What :func:`weight_spectra` returns: ``rows`` (one :class:`WeightSpectrumRow` per weight
     with ≥ 2 axes); ``result["layer", "weight"]`` picks one; ``str()`` renders a table."""
 
     rows: list
 
-    def __getitem__(self, key: tuple) -> WeightSpectrumRow:
-        for r in self.rows:
-            if (r.layer, r.weight) == tuple(key):
-                return r
-        raise KeyError(f"no weight {key!r}; the rows are "
-                       f"{', '.join(f'{r.layer}/{r.weight}' for r in self.rows)}")
 
     def __str__(self) -> str:
         head = ("layer", "weight", "shape", "as matrix", "‖W‖₂", "‖W‖_F", "stable rank", "cond")
