@@ -75,6 +75,8 @@ from .information import (
     mutual_information_binned,
     mutual_information_ksg,
 )
+from ._map import MAPView, PriorRow, map_view
+from .laplace import Laplace, PriorOptimization
 from .landscape import (
     BezierCurve,
     LinearInterpolation,
@@ -214,6 +216,8 @@ __all__ = [
     "expected_calibration_error", "maximum_calibration_error", "fit_temperature",
     "uncertainty_decomposition", "ReliabilityDiagram", "TemperatureScaling",
     "UncertaintyDecomposition",
+    # laplace
+    "Laplace", "PriorOptimization", "map_view", "MAPView", "PriorRow",
     # information
     "entropy", "cross_entropy", "kl_divergence", "js_divergence", "mutual_information",
     "ib_lagrangian", "mutual_information_binned", "mutual_information_ksg",
