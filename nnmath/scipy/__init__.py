@@ -1,2 +1,3 @@
 """``nnmath.scipy``: differentiable versions of scipy functions (scipy's names)."""
 from . import special  # noqa: F401
+from . import stats  # noqa: F401

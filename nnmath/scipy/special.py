@@ -1,5 +1,9 @@
 """``nnmath.scipy.special``: differentiable special functions (scipy.special's names).
 
+This file holds the elementary ones (expit, erf, gammaln, digamma, xlogy, logsumexp, softmax);
+Γ, B, the incomplete Γ and B functions and their inverses, ndtri/log_ndtr, the Student-t CDF,
+entropies and Bessel functions are in ``_special_more.py`` and re-exported here.
+
 Vocabulary: ``g`` = ȳ, ``t`` = ẋ, ``y`` = forward output. Rules use the same helpers as
 ``nnmath.numpy`` (see ``nnmath/numpy/_helpers.py``).
 """
@@ -50,7 +54,10 @@ ndtr = elementwise("ndtr", sps.ndtr, lambda y, x: E.exp(-0.5 * x * x) / float(np
 
 
 def _polygamma_impl(x, n):
-    return np.asarray(sps.polygamma(n, x)).astype(np.result_type(x, np.float16), copy=False)
+    # scipy computes in float64; keep x's floating dtype (a Python float or an integer: float64)
+    dtype = np.result_type(x)
+    return np.asarray(sps.polygamma(n, x)).astype(dtype if dtype.kind == "f" else np.float64,
+                                                   copy=False)
 
 
 # y = ψ⁽ⁿ⁾(x)                     f′ = ψ⁽ⁿ⁺¹⁾(x)
@@ -163,3 +170,9 @@ def log_softmax(x, axis=None):
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
+
+
+from ._special_more import (  # noqa: E402,F401  (imports the names defined above)
+    beta, betainc, betaincinv, betaln, entr, erfcinv, gamma, gammainc, gammaincc, gammaincinv, i0,
+    i0e, i1, i1e, kl_div, log_ndtr, ndtri, rel_entr, stdtr, stdtrit,
+)
