@@ -109,6 +109,7 @@ class Optimizer:
         self._sizes: np.ndarray | None = None
         self._blocks: list[tuple] = []
         self._gbuf: np.ndarray | None = None
+        self._groups: list | None = None      # several flat buffers (one per dtype), or None
 
     # ------------------------------------------------------------------ hyper-parameters
     def __setattr__(self, name: str, value) -> None:
@@ -220,8 +221,9 @@ class Optimizer:
     def _reset_scalars(self) -> None:
         """Reset the scalars of :meth:`_scalar_state` to their initial values (none here)."""
 
-    def _allocate(self, flat_params: np.ndarray, sizes=None) -> None:
-        p = flat_params
+    @staticmethod
+    def _group(p: np.ndarray, sizes, n_tmp: int, slots, slot_init) -> "_FlatGroup":
+        """The state of one flat buffer ``p``, checked: its buffers, scratch and blocks."""
         if not isinstance(p, np.ndarray) or p.ndim != 1 or p.dtype not in (np.float32, np.float64):
             raise ValueError("init_flat: `flat_params` must be a 1-D float32 or float64 numpy "
                              f"array; received {type(p).__name__} with shape "
@@ -235,37 +237,66 @@ class Optimizer:
                 raise ValueError(f"init_flat: `sizes` must be positive leaf sizes summing to "
                                  f"flat_params.size = {p.size}; received sizes summing to "
                                  f"{int(sizes.sum())}")
-        self._shape, self._dtype, self._sizes = p.shape, p.dtype, sizes
         n = p.size
-        self._buffers = {s: np.full(n, self._slot_init(s), dtype=p.dtype) for s in self._slots}
+        buffers = {s: np.full(n, slot_init(s), dtype=p.dtype) for s in slots}
         # The kernel runs block by block so that its working set (θ, g, the buffers and the
         # scratch: ~6 arrays of BLOCK elements) stays in the core's L2 cache between its numpy
         # calls; one block (no slicing) below BLOCK elements.
-        tmp = [np.empty(min(n, BLOCK), p.dtype) for _ in range(self._n_tmp)]
-        self._blocks = []
+        tmp = [np.empty(min(n, BLOCK), p.dtype) for _ in range(n_tmp)]
+        blocks = []
         for i in range(0, n, BLOCK):
             sl = slice(i, min(i + BLOCK, n))
-            self._blocks.append((sl, {k: b[sl] for k, b in self._buffers.items()},
-                                 [t[:sl.stop - sl.start] for t in tmp]))
+            blocks.append((sl, {k: b[sl] for k, b in buffers.items()},
+                           [t[:sl.stop - sl.start] for t in tmp]))
+        return _FlatGroup(p.shape, p.dtype, sizes, buffers, blocks)
+
+    def _allocate(self, flat_params, sizes=None) -> None:
+        """State for one flat buffer, or for a list of them (one per dtype: a model whose weights
+        are not all of one dtype keeps one buffer per dtype, as Keras keeps each variable's)."""
+        several = isinstance(flat_params, (list, tuple))
+        buffers = list(flat_params) if several else [flat_params]
+        if several and not buffers:
+            raise ValueError("init_flat: received an empty list of buffers")
+        if sizes is None or not several:
+            per = [sizes] if not several else [None] * len(buffers)
+        else:
+            per = list(sizes)
+            if len(per) != len(buffers):
+                raise ValueError(f"init_flat: {len(buffers)} buffers but {len(per)} lists of sizes")
+        groups = [self._group(p, sz, self._n_tmp, self._slots, self._slot_init)
+                  for p, sz in zip(buffers, per)]
+        self._groups = groups if several else None
+        g = groups[0]              # the single-buffer path reads these directly (the hot path)
+        self._shape, self._dtype, self._sizes = g.shape, g.dtype, g.sizes
+        self._buffers, self._blocks = g.buffers, g.blocks
         self._gbuf = None                               # clipped gradients, on first use
 
-    def init_flat(self, flat_params: np.ndarray, sizes: Sequence[int] | None = None) -> None:
+    def init_flat(self, flat_params, sizes=None) -> None:
         """Allocate the state for one flat parameter buffer and restart at iteration 0.
 
         Args:
-            flat_params: the 1-D contiguous float32/float64 buffer later updated in place.
+            flat_params: the 1-D contiguous float32/float64 buffer later updated in place — or a
+                list of such buffers (one per dtype), stepped together by ``update_flat`` with a
+                list of gradients (one iteration, one learning rate; ``global_clipnorm`` over all).
             sizes: the sizes of the leaves packed in it, in order (only ``clipnorm`` needs them:
-                it clips each weight separately); None = one weight.
+                it clips each weight separately); None = one weight. A list of such lists for a
+                list of buffers.
         """
         self._allocate(flat_params, sizes)
         self._iterations = 0
         self._reset_scalars()
 
-    def update_flat(self, flat_params: np.ndarray, flat_grads: np.ndarray) -> None:
-        """One step θ ← step(θ, g), written into ``flat_params`` in place (allocates if needed)."""
+    init_flat._accepts_buffer_lists = True
+
+    def update_flat(self, flat_params, flat_grads) -> None:
+        """One step θ ← step(θ, g), written into ``flat_params`` in place (allocates if needed);
+        lists of buffers and gradients (as given to :meth:`init_flat`) are stepped together."""
+        if isinstance(flat_params, (list, tuple)):
+            return self._update_groups(list(flat_params), list(flat_grads))
         if self._buffers is None:
             self._allocate(flat_params)
-        if (flat_params.shape != self._shape or flat_grads.shape != self._shape
+        if (self._groups is not None or flat_params.shape != self._shape
+                or flat_grads.shape != self._shape
                 or flat_params.dtype != self._dtype or flat_grads.dtype != self._dtype):
             raise ValueError(f"update_flat: expected flat_params and flat_grads of shape "
                              f"{self._shape} and dtype {self._dtype} (as at init_flat); received "
@@ -287,20 +318,53 @@ class Optimizer:
                 kernel(flat_params[sl], g[sl], buf, tmp, c)
         self._iterations += 1
 
-    def _clip_flat(self, g: np.ndarray) -> np.ndarray:
-        if self._gbuf is None:
-            self._gbuf = np.empty_like(g)
-        out = self._gbuf
+    def _update_groups(self, params: list, grads: list) -> None:
+        """:meth:`update_flat` on several buffers: the same step t and η_t for all; clipping by
+        global norm measures every buffer together (Keras clips all gradients together)."""
+        if self._buffers is None:
+            self._allocate(params)
+        groups = self._groups or []
+        if len(params) != len(groups) or len(grads) != len(groups) or any(
+                p.shape != gr.shape or g.shape != gr.shape or p.dtype != gr.dtype
+                or g.dtype != gr.dtype for p, g, gr in zip(params, grads, groups)):
+            want = [(gr.shape, gr.dtype.name) for gr in groups]
+            got = [(p.shape, p.dtype.name) for p in params]
+            raise ValueError(f"update_flat: expected {len(groups)} buffers and gradients of "
+                             f"(shape, dtype) {want} (as at init_flat); received {got}")
+        lr = self._learning_rate
+        lr = float(scalar(lr(self._iterations))) if callable(lr) else lr
+        if self.global_clipnorm:
+            ss = sum(float(np.dot(g, g)) for g in grads)
+            grads = [self._scale_to_norm(g, ss, self.global_clipnorm, gr.scratch(g))
+                     for g, gr in zip(grads, groups)]
+        elif self.clipnorm or self.clipvalue:
+            grads = [self._clip_flat(g, gr) for g, gr in zip(grads, groups)]
+        c = self._coeffs(lr, self._iterations + 1)
+        kernel = self._kernel
+        for p, g, gr in zip(params, grads, groups):
+            if self.weight_decay:
+                p *= 1.0 - lr * self.weight_decay
+            for sl, buf, tmp in gr.blocks:
+                kernel(p[sl], g[sl], buf, tmp, c)
+        self._iterations += 1
+
+    def _clip_flat(self, g: np.ndarray, group: "_FlatGroup | None" = None) -> np.ndarray:
+        if group is None:
+            if self._gbuf is None:
+                self._gbuf = np.empty_like(g)
+            out, sizes = self._gbuf, self._sizes
+        else:
+            out, sizes = group.scratch(g), group.sizes
         if self.clipnorm:
             c = self.clipnorm
-            if self._sizes is None:
+            if sizes is None:
                 return self._scale_to_norm(g, float(np.dot(g, g)), c, out)
-            starts = np.concatenate(([0], np.cumsum(self._sizes)[:-1]))
+            starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
             ss = np.add.reduceat(np.square(g, out=out), starts).astype(np.float64)
             s = c / np.sqrt(np.maximum(ss, c * c)) + (ss - ss)
             if (s == 1.0).all():
                 return g
-            return np.multiply(g, np.repeat(s.astype(g.dtype), self._sizes), out=out)
+            return np.multiply(g, np.repeat(s.astype(g.dtype), sizes), out=out)
         if self.global_clipnorm:
             return self._scale_to_norm(g, float(np.dot(g, g)), self.global_clipnorm, out)
         if self.clipvalue:
@@ -321,35 +385,67 @@ class Optimizer:
 
     def flat_state(self) -> dict:
         """The flat path's state: ``iterations``, each buffer (a copy; Keras's variable names and
-        values) and the scalars; plain numpy arrays and Python numbers, for checkpoints."""
+        values) and the scalars; plain numpy arrays and Python numbers, for checkpoints. With
+        several flat buffers the first one's are named as with one and buffer k ≥ 1's
+        ``"<slot>/<k>"``."""
         state: dict[str, Any] = {"iterations": self._iterations}
-        if self._buffers is not None:
-            for s, buf in self._buffers.items():
-                state[s] = buf.copy()
+        for k, buffers in enumerate(self._group_buffers()):
+            for s, buf in buffers.items():
+                state[s if k == 0 else f"{s}/{k}"] = buf.copy()
         state.update(self._scalar_state())
         return state
 
+    def _group_buffers(self) -> list:
+        if self._groups is not None:
+            return [g.buffers for g in self._groups]
+        return [] if self._buffers is None else [self._buffers]
+
     def set_flat_state(self, state: dict) -> None:
         """Restore what :meth:`flat_state` returned (allocating the buffers if needed)."""
-        expected = {"iterations", *self._scalar_state()} | set(self._slots)
+        n = 1 + max([int(k.rpartition("/")[2]) for k in state if "/" in k
+                     and k.rpartition("/")[2].isdigit()] or [0]) if self._slots else 1
+        names = [s if k == 0 else f"{s}/{k}" for k in range(n) for s in self._slots]
+        expected = {"iterations", *self._scalar_state()} | set(names)
         missing, unknown = expected - set(state), set(state) - expected
         if missing or unknown:
             raise ValueError(f"set_flat_state: {type(self).__name__} state needs keys "
                              f"{sorted(expected)}; missing {sorted(missing)}, unknown "
                              f"{sorted(unknown)}")
         if self._slots:
-            first = np.asarray(state[self._slots[0]])
-            if self._buffers is None or self._shape != first.shape:
-                self._allocate(np.empty(first.shape, first.dtype if first.dtype in
-                                        (np.float32, np.float64) else np.float64), self._sizes)
-            for s in self._slots:
-                val = np.asarray(state[s])
-                if val.shape != self._shape:
-                    raise ValueError(f"set_flat_state: buffer {s!r} has shape {val.shape}; "
-                                     f"expected {self._shape}")
-                np.copyto(self._buffers[s], val, casting="same_kind")
+            firsts = [np.asarray(state[self._slots[0] if k == 0 else f"{self._slots[0]}/{k}"])
+                      for k in range(n)]
+            have = self._group_buffers()
+            if len(have) != n or any(f.shape != next(iter(b.values())).shape
+                                     for f, b in zip(firsts, have)):
+                shells = [np.empty(f.shape, f.dtype if f.dtype in (np.float32, np.float64)
+                                   else np.float64) for f in firsts]
+                self._allocate(shells if n > 1 else shells[0], None if n > 1 else self._sizes)
+            for k, buffers in enumerate(self._group_buffers()):
+                for s in self._slots:
+                    key = s if k == 0 else f"{s}/{k}"
+                    val = np.asarray(state[key])
+                    if val.shape != buffers[s].shape:
+                        raise ValueError(f"set_flat_state: buffer {key!r} has shape {val.shape}; "
+                                         f"expected {buffers[s].shape}")
+                    np.copyto(buffers[s], val, casting="same_kind")
         self._iterations = int(state["iterations"])
         self._set_scalar_state({k: state[k] for k in self._scalar_state()})
+
+
+class _FlatGroup:
+    """One flat buffer's optimizer state: shape, dtype, leaf sizes, the slot buffers, the
+    blocks the kernel runs on, and scratch for clipped gradients (made on first use)."""
+
+    __slots__ = ("shape", "dtype", "sizes", "buffers", "blocks", "gbuf")
+
+    def __init__(self, shape, dtype, sizes, buffers, blocks):
+        self.shape, self.dtype, self.sizes = shape, dtype, sizes
+        self.buffers, self.blocks, self.gbuf = buffers, blocks, None
+
+    def scratch(self, g: np.ndarray) -> np.ndarray:
+        if self.gbuf is None:
+            self.gbuf = np.empty_like(g)
+        return self.gbuf
 
 
 def _update_moments(m, v, g, tmp, b1, b2) -> None:

@@ -21,8 +21,11 @@ parameters:
 >>> sorted(g["inner"])
 ['bias', 'kernel']
 
-Limits: ``fit``/``evaluate``/``train_on_batch`` need one input and one output (``apply`` and
-``predict`` take any number); layer calls take no extra keywords (masks, initial states); a layer
+Masks travel with the tensors as in Keras: a layer's output mask (``Embedding(mask_zero=True)``,
+``Masking``, passed on by ``supports_masking`` layers) reaches the layers called on that tensor
+whose ``call`` takes ``mask=``; a multi-input layer gets the list of its inputs' masks.
+
+Limits: layer calls on symbolic tensors take no extra keywords (initial states); a layer
 with non-trainable state called twice in one model keeps the update of its last call.
 """
 from __future__ import annotations
@@ -33,8 +36,9 @@ import numpy as np
 
 from ..nn.layers.base import Layer
 from ..nn.layers.core import InputLayer
+from ..nn.layers.masking import call_masked
 from ..nn.layers.merge import _Merge
-from .model import Model as _BaseModel
+from .model import Model as _BaseModel, cast_to_layer
 
 __all__ = ["Input", "KerasTensor", "Functional"]
 
@@ -120,6 +124,11 @@ def Input(shape: Sequence | None = None, batch_size: int | None = None, dtype: A
     """A symbolic model input (Keras ``keras.Input``): ``shape`` is one example's shape, without
     the batch axis (``None`` for a free dimension).
 
+    ``dtype`` (default float32, as Keras) is the dtype the data are converted to before the first
+    layer — as in Keras 3, a ``dtype="float64"`` layer after ``Input(shape)`` sees float32-rounded
+    inputs; give ``Input(shape, dtype="float64")`` to keep them exact (and ``dtype="int32"`` for
+    token indices).
+
     >>> Input((4,)).shape
     (None, 4)
     """
@@ -141,7 +150,13 @@ def Input(shape: Sequence | None = None, batch_size: int | None = None, dtype: A
 
 
 def _as_tensors(x: Any, what: str) -> tuple[list, bool]:
-    single = not isinstance(x, (list, tuple))
+    if isinstance(x, dict):
+        x = list(x.values())
+        if not x:
+            raise ValueError(f"Model: `{what}` is empty")
+        single = False
+    else:
+        single = not isinstance(x, (list, tuple))
     xs = [x] if single else list(x)
     if not xs:
         raise ValueError(f"Model: `{what}` is empty")
@@ -152,20 +167,37 @@ def _as_tensors(x: Any, what: str) -> tuple[list, bool]:
     return xs, single
 
 
+def _keys_of(x: Any, what: str) -> list | None:
+    """The keys of a dict of tensors (strings, as Keras requires), None for a tensor or a list."""
+    if not isinstance(x, dict):
+        return None
+    bad = [k for k in x if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"Model: the keys of a dict of `{what}` must be strings, received {bad!r}")
+    return list(x)
+
+
 class Functional(_BaseModel):
     """A model defined by a graph of layer calls (Keras's functional ``Model(inputs, outputs)``).
 
     Args:
-        inputs: an ``Input(...)`` tensor, or a list of them.
-        outputs: a symbolic tensor computed from ``inputs``, or a list of them.
+        inputs: an ``Input(...)`` tensor, a list of them, or a dict name → tensor.
+        outputs: a symbolic tensor computed from ``inputs``, a list of them, or a dict
+            name → tensor.
         name: the model's name.
 
-    ``apply(params, x)`` takes an array (one input) or a list of arrays in the order of
-    ``inputs``, and returns an array (one output) or a list.
+    ``apply(params, x)`` takes an array (one input), a list of arrays in the order of
+    ``inputs``, or (dict inputs) a dict with their keys, and returns an array (one output), a
+    list, or a dict keyed as ``outputs``. As in Keras 3, with dict outputs the keys name the
+    outputs: ``compile(loss={"score": "mse", …})``, targets ``y={"score": …}``, logs
+    ``score_loss``, and ``predict`` returns a dict.
     """
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None):
         super().__init__(name=name)
+        # dicts of tensors (Keras 3): the data and the outputs are dicts with the same keys
+        self._input_keys = _keys_of(inputs, "inputs")
+        self._output_keys = _keys_of(outputs, "outputs")
         self.inputs, self._single_in = _as_tensors(inputs, "inputs")
         self.outputs, self._single_out = _as_tensors(outputs, "outputs")
         for t in self.inputs:
@@ -260,6 +292,7 @@ class Functional(_BaseModel):
         state = self.state if state is None else state
         xs = self._input_list(x, "apply")
         vals: list = [None] * self._n_slots
+        masks: list = [None] * self._n_slots        # one mask per tensor (Keras's _keras_mask)
         for t, s, v in zip(self.inputs, self._in_slots, xs):
             vals[s] = t.node.layer.call({}, v)
         new_state: dict = {}
@@ -268,22 +301,46 @@ class Functional(_BaseModel):
             s = state.get(layer.name)
             if s:
                 p = {**p, **s}
-            arg = [vals[i] for i in parents] if as_list else vals[parents[0]]
+            if as_list:
+                arg = [vals[i] for i in parents]
+                mask = [masks[i] for i in parents]
+                mask = mask if any(m is not None for m in mask) else None
+            else:
+                arg, mask = vals[parents[0]], masks[parents[0]]
             if collect and training and s:
                 from .._core.custom import stop_gradient
                 upd = layer.state_updates(p, arg, rng)
                 if upd:
                     new_state[layer.name] = stop_gradient(upd)
-            y = layer.call(p, arg, training=training, rng=rng)
+            arg = cast_to_layer(layer, p, arg)
+            y, out_mask = call_masked(layer, p, arg, mask, training=training, rng=rng)
             if len(outs) == 1:
                 vals[outs[0]] = y
+                masks[outs[0]] = out_mask
             else:
-                for i, v in zip(outs, y):
-                    vals[i] = v
+                per = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs)
+                for i, v, m in zip(outs, y, per):
+                    vals[i], masks[i] = v, m
         ys = [vals[i] for i in self._out_slots]
-        return (ys[0] if self._single_out else ys), new_state
+        return self._model_target(ys), new_state
+
+    def _model_target(self, ys: list) -> Any:
+        if self._output_keys is not None:
+            return dict(zip(self._output_keys, ys))
+        return ys[0] if self._single_out else list(ys)
+
+    def _output_list(self, y: Any) -> list:
+        if self._output_keys is not None and isinstance(y, dict):
+            return [y[k] for k in self._output_keys]
+        return [y] if self._single_out else list(y)
 
     def _input_list(self, x: Any, what: str) -> list:
+        if self._input_keys is not None and isinstance(x, dict):
+            missing = [k for k in self._input_keys if k not in x]
+            if missing:
+                raise ValueError(f"{what}: model {self.name!r} takes a dict with keys "
+                                 f"{self._input_keys}; missing {missing} in {sorted(x)}")
+            return [x[k] for k in self._input_keys]
         if self._single_in:
             return [x]
         if not isinstance(x, (list, tuple)) or len(x) != len(self.inputs):
@@ -323,9 +380,13 @@ class Functional(_BaseModel):
                    for layer, node_parents in ((n.layer, n.parents) for n in self._nodes))
 
     def _input_names(self) -> list:
+        if self._input_keys is not None:
+            return list(self._input_keys)
         return [t.node.layer.name for t in self.inputs]
 
     def _output_names(self) -> list:
+        if self._output_keys is not None:
+            return list(self._output_keys)
         names = [t.node.layer.name for t in self.outputs]
         return [n if names.count(n) == 1 else f"{n}_{k}" for k, n in enumerate(names)]
 
@@ -375,7 +436,9 @@ class Functional(_BaseModel):
         return {"name": self.name, "layers": layers,
                 "input_layers": [self._ref(t) for t in self.inputs],
                 "output_layers": [self._ref(t) for t in self.outputs],
-                "single_input": self._single_in, "single_output": self._single_out}
+                "single_input": self._single_in, "single_output": self._single_out,
+                **({"input_keys": self._input_keys} if self._input_keys is not None else {}),
+                **({"output_keys": self._output_keys} if self._output_keys is not None else {})}
 
     @classmethod
     def from_config(cls, config: dict, layer_class=None, custom_objects: dict | None = None
@@ -420,8 +483,10 @@ class Functional(_BaseModel):
             pending = left
         ins = [tensor(r) for r in config["input_layers"]]
         outs = [tensor(r) for r in config["output_layers"]]
-        return cls(ins[0] if config.get("single_input", len(ins) == 1) else ins,
-                   outs[0] if config.get("single_output", len(outs) == 1) else outs,
-                   name=config.get("name"))
+        ins = (dict(zip(config["input_keys"], ins)) if config.get("input_keys") is not None
+               else ins[0] if config.get("single_input", len(ins) == 1) else ins)
+        outs = (dict(zip(config["output_keys"], outs)) if config.get("output_keys") is not None
+                else outs[0] if config.get("single_output", len(outs) == 1) else outs)
+        return cls(ins, outs, name=config.get("name"))
 
 

@@ -14,6 +14,9 @@
   (``fit``, ``model(x)``, ``build(shape)``) by running ``call`` once on zeros, after which its
   weights live in one flat buffer as for any model, and ``_forward`` computes it as a pure
   function of ``params`` (see ``nnmath/nn/layers/_keras_style.py``);
+* Keras's hooks for custom training: ``train_step`` / ``test_step`` (overridden, ``fit``,
+  ``train_on_batch`` and ``evaluate`` call them per batch), ``metrics``, ``compute_loss``,
+  ``apply_gradients`` and ``stateless_call``;
 * ``get_layer``, ``to_json``.
 """
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from ..nn.layers import _keras_style as _ks
 from ..nn.layers.base import Layer
+from . import data as _data
 
 __all__ = ["KerasModelAPI"]
 
@@ -39,6 +43,13 @@ def _batch_none(shape: Any) -> Any:
     if isinstance(shape, list) and all(isinstance(s, (list, tuple)) for s in shape):
         return [_batch_none(s) for s in shape]
     return (None,) + tuple(shape)[1:]
+
+
+def _unpack(data) -> tuple:
+    """``(x, y, sample_weight)`` from a step's ``data`` (Keras's ``unpack_x_y_sample_weight``)."""
+    if isinstance(data, tuple) and 1 <= len(data) <= 3:
+        return tuple(data) + (None,) * (3 - len(data))
+    return data, None, None
 
 
 class KerasModelAPI:
@@ -67,7 +78,12 @@ class KerasModelAPI:
         if kwargs:
             raise TypeError(f"model {self.name!r}: unexpected keyword arguments {sorted(kwargs)}")
         if isinstance(x, dict):
-            x = [x[n] for n in self._input_names()]
+            names = self._input_names()
+            missing = [n for n in names if n not in x]
+            if missing:
+                raise ValueError(f"model {self.name!r} takes a dict with keys {names}; missing "
+                                 f"{missing} in {sorted(x)}")
+            x = [x[n] for n in names]
         if isinstance(x, (list, tuple)) and self._single_in:
             x = x[0] if len(x) == 1 else x
         x = self._cast(x if hasattr(x, "shape") or isinstance(x, (list, tuple)) else np.asarray(x))
@@ -188,6 +204,131 @@ class KerasModelAPI:
                 if k in state.get(lname, {}):
                     new_state.setdefault(lname, {})[k] = stop_gradient(v)
         return y, new_state
+
+    # ------------------------------------------------------------------ custom steps (Keras hooks)
+    def train_step(self, data):
+        """One training step on one batch, returning the logs (Keras's hook).
+
+        ``fit`` and ``train_on_batch`` call it for every batch when a subclass overrides it,
+        with ``data`` as Keras gives it: ``x`` (no targets), ``(x, y)`` or ``(x, y,
+        sample_weight)``; the epoch's logs are the last batch's (Keras: use running metrics such
+        as ``metrics.Mean`` for averages; the metrics in :attr:`metrics` are reset every epoch).
+        nnmath's form of the step (Keras 3's JAX backend writes it statelessly; nnmath's
+        weights are in place, the gradient comes from :func:`nnmath.value_and_grad`)::
+
+            def train_step(self, data):
+                x, y = data
+                def loss_fn(params):
+                    return self.compute_loss(y=y, y_pred=self.apply(params, x, training=True))
+                loss, grads = nm.value_and_grad(loss_fn)(self.params)
+                self.apply_gradients(grads)
+                return {"loss": loss}
+
+        :meth:`stateless_call` is there for code written against Keras's JAX guide. An
+        overridden step runs eagerly (not recorded with ``jit``). The default is the built-in
+        step (``super().train_step(data)`` works)."""
+        x, y, sample_weight = _unpack(data)
+        xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "train_step")
+        self._ensure_optimizer()
+        loss, parts, preds = self._train_step(xs, ys, sample_weight, _data.global_rng())
+        self._resolve_metrics(ys, preds)
+        self._update_metrics(ys, preds, sample_weight)
+        return self._logs(loss, parts)
+
+    def test_step(self, data):
+        """One evaluation step on one batch, returning the logs (Keras's hook; ``evaluate`` and
+        the validation in ``fit`` call an override per batch, as :meth:`train_step`)."""
+        x, y, sample_weight = _unpack(data)
+        xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "test_step")
+        loss, parts, y_pred = self._run("_test_step", self._model_input(xs),
+                                        self._model_target(ys), sample_weight,
+                                        *self._all_weights())
+        preds = self._output_list(y_pred)
+        self._resolve_metrics(ys, preds)
+        self._update_metrics(ys, preds, sample_weight)
+        return self._logs(float(loss), [float(p) for p in parts])
+
+    def _overrides(self, hook: str) -> bool:
+        return getattr(type(self), hook) is not getattr(KerasModelAPI, hook)
+
+    def _custom_step(self, hook: str, xs: list, ys: list | None, sample_weight) -> dict:
+        """Call an overridden ``train_step``/``test_step`` on one batch; logs as floats."""
+        x = self._model_input(xs)
+        data = x if ys is None else (x, self._model_target(ys)) if sample_weight is None else (
+            x, self._model_target(ys), sample_weight)
+        logs = getattr(self, hook)(data)
+        if not isinstance(logs, dict):
+            raise TypeError(f"{type(self).__name__}.{hook} must return a dict of logs "
+                            f"(name → value), returned {type(logs).__name__}")
+        out = {}
+        for k, v in logs.items():
+            v = v.result() if hasattr(v, "result") and hasattr(v, "update_state") else v
+            try:
+                out[k] = float(np.asarray(v))
+            except (TypeError, ValueError):
+                out[k] = v
+        return out
+
+    @property
+    def metrics(self) -> list:
+        """The compiled metrics and the metric objects held as attributes (Keras's
+        ``model.metrics``: what a custom ``train_step`` updates; ``fit`` resets them every
+        epoch and ``evaluate`` before it starts)."""
+        seen = {id(m) for m in self.compiled_metrics}
+        out = list(self.compiled_metrics)
+        for v in self.__dict__.values():
+            if (id(v) not in seen and not isinstance(v, (type, Layer)) and hasattr(v, "update_state")
+                    and hasattr(v, "result") and hasattr(v, "reset_state")):
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of a batch, Σₖ wₖ·lossₖ over the outputs (Keras 3's
+        ``compute_loss``); differentiable, so a custom ``train_step`` differentiates it. (The
+        weights' regularization terms need the weights: add
+        ``self.regularization_loss(params)`` of the flat-keyed params, or use built-in ``fit``.)"""
+        if getattr(self, "_output_losses", None) is None:
+            raise RuntimeError("compute_loss: compile the model with a loss first")
+        return self._data_loss(y, y_pred, sample_weight)[0]
+
+    def apply_gradients(self, grads) -> None:
+        """One optimizer step with ``grads`` — a dict shaped like :attr:`params` (what
+        ``nnmath.grad`` of a function of ``self.params`` returns) or a list in the order of
+        ``trainable_variables`` — on the model's flat weights, in place (what Keras's
+        ``self.optimizer.apply(grads, self.trainable_variables)`` does)."""
+        self._ensure_optimizer()
+        if isinstance(grads, dict):
+            missing = [f"{l}/{k}" for l, k in self._slots if k not in grads.get(l, {})]
+            if missing:
+                raise ValueError(f"apply_gradients: grads lacks {missing[:3]}; pass a dict shaped "
+                                 f"like model.params")
+            leaves = [grads[l][k] for l, k in self._slots]
+        else:
+            leaves = list(grads)
+            if len(leaves) != len(self._slots):
+                raise ValueError(f"apply_gradients: {len(leaves)} gradients for "
+                                 f"{len(self._slots)} trainable weights")
+        if not leaves:
+            return
+        flats = [np.concatenate([np.ravel(leaves[i]) for i in group], dtype=buf.dtype,
+                                casting="same_kind")
+                 for group, buf in zip(self._groups, self._buffers)]
+        self.optimizer.update_flat(self.flat_params, flats[0] if len(flats) == 1 else flats)
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, x, training=False,
+                       rng=None):
+        """``(outputs, new non-trainable values)`` from lists of weight values in the order of
+        ``trainable_variables`` and ``non_trainable_variables`` (Keras 3's ``stateless_call``):
+        a pure function of the lists, so ``nnmath.value_and_grad`` differentiates it."""
+        values = list(trainable_variables) + list(non_trainable_variables)
+        if len(values) != len(self._slots) + len(self._state_slots()):
+            raise ValueError(f"stateless_call: {len(trainable_variables)} trainable and "
+                             f"{len(non_trainable_variables)} non-trainable values for a model "
+                             f"with {len(self._slots)} and {len(self._state_slots())}")
+        params, state = self._weights_of(values)
+        y, new_state = self.apply_with_state(params, x, training=training, rng=rng, state=state)
+        return y, [new_state.get(l, {}).get(k, state[l][k]) for l, k in self._state_slots()]
 
     # ------------------------------------------------------------------ Keras conveniences
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:

@@ -14,8 +14,9 @@ layer name → {weight name → array} of the trainable weights and
 >>> sorted(g[model.layers[0].name])
 ['bias', 'kernel']
 
-The weights live in one flat buffer (``model.flat_params``); each layer's arrays are views into
-it, so the optimizer updates every weight with a few vectorised numpy calls.
+The weights live in one flat buffer (``model.flat_params``; one per dtype when the layers' dtypes
+differ); each layer's arrays are views into it, so the optimizer updates every weight with a few
+vectorised numpy calls.
 """
 from __future__ import annotations
 
@@ -67,6 +68,32 @@ def _resolve_optimizer(optimizer: Any) -> Any:
     return _optimizers.get(optimizer)
 
 
+def cast_to_layer(layer: Layer, params: dict, x: Any) -> Any:
+    """Floating inputs of a layer with weights in its weights' dtype, as Keras casts a layer's
+    inputs to its compute dtype — so a float32 Dense after a ``dtype="float64"`` one computes in
+    float32. The dtype is read from the weights the layer is given (``params``), not from
+    ``layer.dtype``, so a float32 model applied to float64 weights (a gradient check, an analysis
+    in float64) computes in float64. Layers without weights pass their input's dtype on (Keras
+    would cast to their float32 default), and models and Keras-style composite layers are left to
+    their own layers. Costs one dtype comparison when nothing is cast (one dtype throughout)."""
+    if not params or getattr(type(layer), "_tracks_sublayers", False) \
+            or getattr(type(layer), "_composite", False):
+        return x
+    dtype = getattr(next(iter(params.values())), "dtype", None)
+    if dtype is None or dtype.kind != "f":
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_cast_to(v, dtype) for v in x)
+    return _cast_to(x, dtype)
+
+
+def _cast_to(x: Any, dtype: np.dtype) -> Any:
+    xd = getattr(x, "dtype", None)
+    if xd is None or xd == dtype or xd.kind != "f":
+        return x
+    return mnp.astype(x, dtype)
+
+
 def _concatenate_raveled(*arrays: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The arrays raveled and concatenated into one new array of ``dtype``."""
     return np.concatenate([a.ravel() for a in arrays], dtype=dtype, casting="same_kind")
@@ -107,6 +134,8 @@ class Model(KerasModelAPI, Layer):
         self.history = None
         self.flat_params: np.ndarray | None = None
         self._slots: list[tuple[str, str]] = []
+        self._buffers: list = []          # the flat buffers, one per dtype (usually one)
+        self._groups: list = []           # for each buffer, the indices into _slots it holds
         self._leaf_views: list = []
 
     @property
@@ -178,22 +207,34 @@ class Model(KerasModelAPI, Layer):
             seen.add(layer.name)
 
     def _flatten_weights(self) -> None:
-        """Move every trainable weight into one flat buffer and make the layers hold views."""
+        """Move every trainable weight into one flat buffer per dtype (one buffer in the common
+        case) and make the layers hold views. ``flat_params`` is that buffer, or the tuple of
+        buffers when the weights have several dtypes (a ``dtype="float64"`` layer in a float32
+        model keeps float64 weights, as in Keras)."""
         slots = [(l, k) for l in self.layers for k in l._weight_dict(True)]
-        if not slots:
-            self.flat_params, self._slots, self._leaf_views = np.zeros(0, np.float32), [], []
-            return
-        dtype = np.result_type(*[l.values[k].dtype for l, k in slots])
-        flat = np.empty(sum(l.values[k].size for l, k in slots), dtype)
-        offset = 0
-        for l, k in slots:
-            v = l.values[k]
-            view = flat[offset:offset + v.size].reshape(v.shape)
-            view[...] = v
-            l.values[k] = view
-            offset += v.size
-        self.flat_params = flat
         self._slots = [(l.name, k) for l, k in slots]
+        if not slots:
+            self.flat_params, self._leaf_views = np.zeros(0, np.float32), []
+            self._buffers, self._groups = [self.flat_params], [[]]
+            return
+        by_dtype: dict = {}
+        for i, (l, k) in enumerate(slots):
+            by_dtype.setdefault(l.values[k].dtype, []).append(i)
+        # the buffer of the first trainable weight's dtype first (the model's compute dtype)
+        self._groups = list(by_dtype.values())
+        self._buffers = []
+        for dtype, group in by_dtype.items():
+            flat = np.empty(sum(slots[i][0].values[slots[i][1]].size for i in group), dtype)
+            offset = 0
+            for i in group:
+                l, k = slots[i]
+                v = l.values[k]
+                view = flat[offset:offset + v.size].reshape(v.shape)
+                view[...] = v
+                l.values[k] = view
+                offset += v.size
+            self._buffers.append(flat)
+        self.flat_params = self._buffers[0] if len(self._buffers) == 1 else tuple(self._buffers)
         self._leaf_views = [l.values[k] for l, k in slots]
 
     def _params_of(self, leaves: Sequence) -> dict:
@@ -346,8 +387,16 @@ class Model(KerasModelAPI, Layer):
         elif any(self._by_name[l].values[k] is not v for (l, k), v in zip(self._slots, self._leaf_views)):
             self._flatten_weights()
         if not getattr(self, "_opt_ready", False):
-            sizes = [self._by_name[l].values[k].size for l, k in self._slots]
-            self.optimizer.init_flat(self.flat_params, sizes=sizes)
+            sizes = [[self._leaf_views[i].size for i in group] for group in self._groups]
+            if len(self._buffers) == 1:
+                self.optimizer.init_flat(self.flat_params, sizes=sizes[0])
+            elif getattr(type(self.optimizer).init_flat, "_accepts_buffer_lists", False):
+                self.optimizer.init_flat(list(self._buffers), sizes=sizes)
+            else:
+                raise TypeError(f"model {self.name!r} has trainable weights of several dtypes "
+                                f"{[b.dtype.name for b in self._buffers]} (one flat buffer each); "
+                                f"optimizer {type(self.optimizer).__name__} steps only one buffer: "
+                                f"give every layer the same dtype")
             self._opt_ready = True
 
     # ------------------------------------------------------------------ one step
@@ -374,12 +423,17 @@ class Model(KerasModelAPI, Layer):
         loss, parts = self._data_loss(y, y_pred, sample_weight)
         for term in added:                   # the layers' add_loss terms (Keras adds them)
             loss = loss + mnp.sum(term)
+        return self._add_regularization(loss, params), (y_pred, new_state, parts)
+
+    def _add_regularization(self, loss, params: dict):
+        """``loss`` plus the layers' weight regularisers Σ R(w) (Keras adds them to the loss of
+        training *and* evaluation: ``Model.losses`` holds them in both)."""
         for l in self.layers:
             if l.name in params:
                 reg = l.regularization_loss(params[l.name])
                 if not (isinstance(reg, float) and reg == 0.0):
                     loss = loss + reg
-        return loss, (y_pred, new_state, parts)
+        return loss
 
     def _state_slots(self) -> list:
         """(layer name, weight name) of every non-trainable weight, in a fixed order."""
@@ -397,13 +451,19 @@ class Model(KerasModelAPI, Layer):
         (loss, (y_pred, new_state, parts)), grads = value_and_grad(self._loss_value, has_aux=True)(
             list(weights[:n]), state, x, y, sample_weight, rng)
         flat = None
-        dtype = self.flat_params.dtype
-        if grads and any(needs_rules(g) for g in grads):     # the step itself differentiated
-            flat = mnp.concatenate([mnp.ravel(g) for g in grads])
-            flat = flat if flat.dtype == dtype else mnp.astype(flat, dtype)
-        elif grads:                                          # one numpy call (one step under jit)
-            flat = call_plain(_concatenate_raveled, *grads, dtype=dtype)
+        if grads:
+            flats = tuple(self._flat_grad([grads[i] for i in group], buf.dtype)
+                          for group, buf in zip(self._groups, self._buffers))
+            flat = flats[0] if len(flats) == 1 else flats
         return (loss, parts, y_pred, flat) + tuple(new_state.get(l, {}).get(k) for l, k in slots)
+
+    @staticmethod
+    def _flat_grad(grads: list, dtype: np.dtype) -> Any:
+        """The gradients raveled into one array of their buffer's ``dtype``."""
+        if any(needs_rules(g) for g in grads):               # the step itself differentiated
+            flat = mnp.concatenate([mnp.ravel(g) for g in grads])
+            return flat if flat.dtype == dtype else mnp.astype(flat, dtype)
+        return call_plain(_concatenate_raveled, *grads, dtype=dtype)   # one step under jit
 
     def _state_of(self, weights: Sequence) -> dict:
         """The state dict from the non-trainable weights, which follow the trainable ones."""
@@ -433,7 +493,8 @@ class Model(KerasModelAPI, Layer):
         loss, parts = self._data_loss(y, y_pred, sample_weight)
         for term in added:
             loss = loss + mnp.sum(term)
-        return loss, parts, y_pred
+        params = self._params_of(weights[:len(self._slots)])
+        return self._add_regularization(loss, params), parts, y_pred
 
     def _run(self, step: str, *args):
         """Run the step method named ``step``, recorded and replayed by :func:`nnmath.jit` unless
@@ -471,7 +532,9 @@ class Model(KerasModelAPI, Layer):
         """Checked lists of input and target arrays, cast and with class weights applied."""
         xs, ys, sample_weight = self._check_data(x, y, sample_weight, what)
         if ys is None:
-            if any(fn is not None for fn in getattr(self, "_output_losses", [None])):
+            custom = self._overrides("train_step" if what in ("fit", "train_on_batch")
+                                     else "test_step")
+            if not custom and any(fn is not None for fn in getattr(self, "_output_losses", [None])):
                 raise ValueError(f"{what}: y (the targets) is required for the compiled loss "
                                  f"(compile(loss=None) trains on the model's add_loss terms)")
             ys = [np.zeros((len(xs[0]), 0), np.float32)]        # no targets: a placeholder
@@ -489,10 +552,14 @@ class Model(KerasModelAPI, Layer):
         x = self._cast(self._model_input(xs))
         return [x] if self._single_in else list(x)
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (and metrics)."""
         xs, ys, sample_weight = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
         self._ensure_optimizer()
+        if self._overrides("train_step"):
+            logs = self._custom_step("train_step", xs, None if y is None else ys, sample_weight)
+            return logs if return_dict else (logs["loss"] if list(logs) == ["loss"]
+                                             else list(logs.values()))
         loss, parts, preds = self._train_step(xs, ys, sample_weight, _data.global_rng())
         self._resolve_metrics(ys, preds)
         for m in self.compiled_metrics:
@@ -544,12 +611,17 @@ class Model(KerasModelAPI, Layer):
         cbl.set_params({"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
                         "samples": n})
         self.stop_training = False
+        self._initial_epoch = None
         cbl.on_train_begin()
+        # BackupAndRestore sets _initial_epoch in on_train_begin: resume there (Keras reads it too)
+        initial_epoch = max(initial_epoch, getattr(self, "_initial_epoch", None) or 0)
+        logs: dict = {}
         loss_mean = _RunningMean()
         part_means = [_RunningMean() for _ in ys] if len(ys) > 1 else []
         batch_hooks = cbl.has_batch_hooks          # without them, no per-batch logs (as Keras)
+        custom = self._overrides("train_step")
         for epoch in range(initial_epoch, epochs):
-            for m in self.compiled_metrics:
+            for m in (self.metrics if custom else self.compiled_metrics):
                 m.reset_state()
             for r in [loss_mean] + part_means:
                 r.reset()
@@ -561,6 +633,13 @@ class Model(KerasModelAPI, Layer):
                 xb = [v[idx] for v in xs]
                 yb = [v[idx] for v in ys]
                 swb = None if sample_weight is None else sample_weight[idx]
+                if custom:                         # the subclass's own step (Keras's hook)
+                    logs = self._custom_step("train_step", xb, None if y is None else yb, swb)
+                    if batch_hooks:
+                        cbl.on_train_batch_end(step, dict(logs))
+                    if self.stop_training:
+                        break
+                    continue
                 loss, parts, preds = self._train_step(xb, yb, swb, rng)
                 if step == 0 and epoch == initial_epoch:
                     self._resolve_metrics(yb, preds)
@@ -573,55 +652,104 @@ class Model(KerasModelAPI, Layer):
                     cbl.on_train_batch_end(step, dict(logs, batch_loss=loss))
                 if self.stop_training:
                     break
-            logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
+            if not custom:
+                logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self.evaluate(self._model_input(val[0]),
                                          self._model_target(val[1]),
                                          sample_weight=val[2],
                                          batch_size=validation_batch_size or batch_size,
-                                         verbose=0, return_dict=True, _callbacks=False)
+                                         verbose=0, callbacks=cbl, return_dict=True)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbl.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbl.on_train_end(logs if epochs > initial_epoch else {})
+        self._initial_epoch = None
+        cbl.on_train_end(logs)
         self.history = history
         return history
 
     # ------------------------------------------------------------------ evaluate / predict
-    def predict(self, x, batch_size=None, verbose=0):
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs in inference mode, computed in batches (default 32); a list of arrays for a
-        model with several outputs."""
+        model with several outputs.
+
+        ``callbacks`` get Keras's hooks: ``on_predict_begin``, per batch
+        ``on_predict_batch_begin(step)`` / ``on_predict_batch_end(step, {"outputs": …})``, then
+        ``on_predict_end``; ``verbose`` ≠ 0 shows a progress line. ``steps`` stops after that many
+        batches. (Keras's default ``verbose`` is ``"auto"``; nnmath's 0 keeps scripts quiet.)"""
         xs = self._cast_list(self._check_data(x, None, None, "predict", finite=False)[0])
         self._build_from(self._model_input(xs))
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
+        batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "predict")
+        cbl = self._loop_callbacks(callbacks, verbose, len(batches))
+        hooks = cbl is not None and cbl.has_predict_batch_hooks
+        if cbl is not None:
+            cbl.on_predict_begin()
         weights = self._all_weights()
-        outs = [self._output_list(self._run("_predict_step", self._model_input([v[idx] for v in xs]),
-                                            *weights))
-                for idx in _data.batches(len(xs[0]), batch_size)]
+        outs = []
+        for step, idx in enumerate(batches):
+            if hooks:
+                cbl.on_predict_batch_begin(step)
+            out = self._run("_predict_step", self._model_input([v[idx] for v in xs]), *weights)
+            outs.append(self._output_list(out))
+            if hooks:
+                cbl.on_predict_batch_end(step, {"outputs": out})
+        if cbl is not None:
+            cbl.on_predict_end()
         ys = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(outs[0]))]
         return self._model_target(ys)
 
+    def _loop_callbacks(self, callbacks, verbose, steps):
+        """The CallbackList an evaluate/predict loop drives, None when there is nothing to call
+        (no callbacks and silent: the loop then costs nothing extra)."""
+        from . import callbacks as _callbacks
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if callbacks is None and not verbose:
+            return None
+        return _callbacks.CallbackList.for_loop(callbacks, self, verbose=verbose, steps=steps)
+
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 return_dict=False, _callbacks=True):
+                 steps=None, callbacks=None, return_dict=False):
         """Loss and metrics over the data in inference mode (Keras: a scalar when there are no
-        metrics, else a list; a dict with ``return_dict=True``)."""
+        metrics, else a list; a dict with ``return_dict=True``).
+
+        ``callbacks`` get Keras's hooks: ``on_test_begin``, per batch
+        ``on_test_batch_begin(step)`` / ``on_test_batch_end(step, logs)`` (the running means so
+        far), then ``on_test_end(logs)``; inside ``fit`` the validation pass calls them on fit's
+        callbacks. ``verbose`` ≠ 0 shows a progress line; ``steps`` stops after that many
+        batches."""
         if not getattr(self, "_compiled", False):
             raise RuntimeError("evaluate: compile the model first")
         xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "evaluate")
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
+        batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "evaluate")
+        cbl = self._loop_callbacks(callbacks, verbose, len(batches))
+        hooks = cbl is not None and cbl.has_test_batch_hooks
+        if cbl is not None:
+            cbl.on_test_begin()
         weights = self._all_weights()
         loss_mean = _RunningMean()
         part_means = [_RunningMean() for _ in ys] if len(ys) > 1 else []
-        for m in self.compiled_metrics:
+        custom = self._overrides("test_step")
+        for m in (self.metrics if custom else self.compiled_metrics):
             m.reset_state()
-        for idx in _data.batches(len(xs[0]), batch_size):
+        logs: dict = {}
+        for step, idx in enumerate(batches):
+            if hooks:
+                cbl.on_test_batch_begin(step)
             swb = None if sample_weight is None else sample_weight[idx]
             yb = [v[idx] for v in ys]
+            if custom:
+                logs = self._custom_step("test_step", [v[idx] for v in xs],
+                                         None if y is None else yb, swb)
+                if hooks:
+                    cbl.on_test_batch_end(step, dict(logs))
+                continue
             loss, parts, y_pred = self._run("_test_step", self._model_input([v[idx] for v in xs]),
                                             self._model_target(yb), swb, *weights)
             preds = self._output_list(y_pred)
@@ -630,9 +758,13 @@ class Model(KerasModelAPI, Layer):
             for r, p in zip(part_means, parts):
                 r.update(float(p), len(idx))
             self._update_metrics(yb, preds, swb)
-        logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
-        if verbose not in (0, "0") and _callbacks:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            if hooks:
+                cbl.on_test_batch_end(step, self._logs(loss_mean.result(),
+                                                       [r.result() for r in part_means]))
+        if not custom:
+            logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
+        if cbl is not None:
+            cbl.on_test_end(logs)
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
@@ -676,6 +808,16 @@ class Model(KerasModelAPI, Layer):
     def load_weights(self, filepath: str) -> None:
         from .saving import load_weights
         load_weights(self, filepath)
+
+
+def _limit(batches, steps, what: str) -> list:
+    """The first ``steps`` batches (all of them when ``steps`` is None)."""
+    batches = list(batches)
+    if steps is None:
+        return batches
+    if not isinstance(steps, (int, np.integer)) or steps <= 0:
+        raise ValueError(f"{what}: steps must be a positive integer or None, got {steps!r}")
+    return batches[:int(steps)]
 
 
 class _RunningMean:

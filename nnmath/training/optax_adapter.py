@@ -41,23 +41,43 @@ class TransformOptimizer:
         self._state = None
         self._sizes: list[int] = []
 
-    def _leaves(self, flat: np.ndarray) -> list:
+    def _leaves(self, flat: Any) -> list:
+        """The weights as 1-D views of the buffer (of each buffer in turn, for a list)."""
+        if isinstance(flat, (list, tuple)):
+            return [leaf for k, b in enumerate(flat) for leaf in self._views(b, self._sizes[k])]
+        return self._views(flat, self._sizes)
+
+    @staticmethod
+    def _views(flat: np.ndarray, sizes: list) -> list:
         out, offset = [], 0
-        for n in self._sizes:
+        for n in sizes:
             out.append(flat[offset:offset + n])
             offset += n
         return out
 
-    def init_flat(self, flat_params: np.ndarray, sizes: Sequence[int] | None = None) -> None:
-        """Set up the state for a buffer holding weights of ``sizes`` (default: one weight)."""
-        self._sizes = [int(n) for n in (sizes if sizes is not None else [flat_params.size])]
-        if sum(self._sizes) != flat_params.size:
-            raise ValueError(f"init_flat: sizes sum to {sum(self._sizes)}, the buffer holds "
-                             f"{flat_params.size} elements")
+    def init_flat(self, flat_params: Any, sizes: Sequence | None = None) -> None:
+        """Set up the state for a buffer holding weights of ``sizes`` (default: one weight), or
+        for a list of buffers (one per dtype) with a list of such size lists."""
+        if isinstance(flat_params, (list, tuple)):
+            buffers = list(flat_params)
+            sizes = sizes if sizes is not None else [None] * len(buffers)
+            self._sizes = [self._checked(b, s) for b, s in zip(buffers, sizes)]
+        else:
+            self._sizes = self._checked(flat_params, sizes)
         self._state = self.transform.init(self._leaves(flat_params))
         self.iterations = 0
 
-    def update_flat(self, flat_params: np.ndarray, flat_grads: np.ndarray) -> None:
+    init_flat._accepts_buffer_lists = True
+
+    @staticmethod
+    def _checked(flat: np.ndarray, sizes: Sequence[int] | None) -> list:
+        sizes = [int(n) for n in (sizes if sizes is not None else [flat.size])]
+        if sum(sizes) != flat.size:
+            raise ValueError(f"init_flat: sizes sum to {sum(sizes)}, the buffer holds "
+                             f"{flat.size} elements")
+        return sizes
+
+    def update_flat(self, flat_params: Any, flat_grads: Any) -> None:
         """One step: ``θ ← θ + u`` with ``(u, state) = update(g, state, θ)``, in place."""
         if self._state is None:
             self.init_flat(flat_params)

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..nn.layers.base import Layer
 from ..nn.layers.core import InputLayer
-from .model import Model
+from ..nn.layers.masking import call_masked
+from .model import Model, cast_to_layer
 
 __all__ = ["Sequential"]
 
@@ -140,6 +141,7 @@ class Sequential(Model):
     def _forward(self, params, x, training, rng, state, collect):
         state = self.state if state is None else state
         new_state: dict = {}
+        mask = None               # Embedding(mask_zero=True) or Masking starts one (Keras)
         for layer in self.layers:
             p = params.get(layer.name, {})
             s = state.get(layer.name)
@@ -150,7 +152,8 @@ class Sequential(Model):
                 upd = layer.state_updates(p, x, rng)
                 if upd:
                     new_state[layer.name] = stop_gradient(upd)
-            x = layer.call(p, x, training=training, rng=rng)
+            x = cast_to_layer(layer, p, x)
+            x, mask = call_masked(layer, p, x, mask, training=training, rng=rng)
         return x, new_state
 
     def get_config(self) -> dict:

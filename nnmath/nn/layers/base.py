@@ -69,8 +69,23 @@ def _autocast(x: Any, dtype: np.dtype) -> Any:
     return x
 
 
+def to_snake_case(name: str) -> str:
+    """Keras's ``to_snake_case`` (``keras/src/utils/naming.py``): ``ReLU`` → ``re_lu``,
+    ``Conv2D`` → ``conv2d``, ``LSTM`` → ``lstm``, ``GlobalAveragePooling1D`` →
+    ``global_average_pooling1d``.
+
+    >>> [to_snake_case(n) for n in ("ReLU", "Conv2D", "LSTM", "BatchNormalization")]
+    ['re_lu', 'conv2d', 'lstm', 'batch_normalization']
+    """
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 def _auto_name(cls_name: str) -> str:
-    base = re.sub(r"(?<!^)(?=[A-Z])", "_", cls_name).lower()
+    """Keras's ``auto_name``: the snake-case class name, then ``_1``, ``_2``, … for the next
+    layers of that name in this process."""
+    base = to_snake_case(cls_name)
     n = _counts.get(base, 0)
     _counts[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
