@@ -48,6 +48,14 @@ def check_grads(fun: Callable, args: Sequence, order: int = 2, modes: Sequence[s
     Raises:
         AssertionError: naming the argument, the mode, the order, both values and the relative error.
     """
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"check_grads: order must be an int ≥ 1 (the highest derivative order to "
+                         f"check), got {order!r}; order < 1 would check nothing")
+    if isinstance(modes, str):
+        modes = (modes,)
+    if not modes:
+        raise ValueError("check_grads: modes is empty, so nothing would be checked; use "
+                         "('fwd', 'rev'), 'fwd' or 'rev'")
     for m in modes:
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")

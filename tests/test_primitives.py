@@ -12,6 +12,7 @@ import pytest
 
 import nnmath  # noqa: F401  (registers every primitive)
 import nnmath.numpy as mnp
+import nnmath.scipy.linalg as sla
 import nnmath.scipy.special as sps
 from nnmath._core.primitive import REGISTRY
 from rowtable import Row, all_rows, rng, run_row
@@ -26,6 +27,8 @@ ROW = R.normal(size=(4,))               # broadcasts against (3, 4)
 COL = R.normal(size=(3, 1))
 M34, M45 = R.normal(size=(3, 4)), R.normal(size=(4, 5))
 BATCH = R.normal(size=(2, 3, 4))
+_S = R.normal(size=(3, 3))
+SPD3 = _S @ _S.T / 3 + np.eye(3)         # symmetric positive definite: real log and square root
 
 
 def unary(name, fun, x, **kw):
@@ -60,8 +63,8 @@ ROWS = [
     unary("arccosh", mnp.arccosh, GT1),
     unary("arctanh", mnp.arctanh, UNIT),
     unary("sinc", mnp.sinc, A),
-    unary("deg2rad", mnp.deg2rad, A),
-    unary("rad2deg", mnp.rad2deg, A),
+    Row("multiply", mnp.deg2rad, (A,), id="deg2rad"),        # composites: x·π/180, x·180/π
+    Row("multiply", mnp.rad2deg, (A,), id="rad2deg"),
     unary("expit", sps.expit, A),
     unary("erf", sps.erf, A),
     unary("erfc", sps.erfc, A),
@@ -150,6 +153,11 @@ ROWS = [
     Row("einsum", lambda a, b: mnp.einsum("...ij,...jk", a, b), (BATCH, M45), id="einsum-ellipsis"),
     Row("einsum", lambda a, b: mnp.tensordot(a, b, axes=([1, 2], [0, 1])), (BATCH, R.normal(size=(3, 4, 2))),
         id="tensordot"),
+    # --- matrix functions (nnmath.scipy.linalg: the block-triangular Fréchet rule) -------------
+    Row("scipy.linalg.expm", sla.expm, (0.5 * R.normal(size=(3, 3)),)),
+    Row("scipy.linalg.expm", sla.expm, (0.5 * R.normal(size=(2, 3, 3)),), id="expm-stacked"),
+    Row("scipy.linalg.logm", sla.logm, (SPD3,)),
+    Row("scipy.linalg.sqrtm", sla.sqrtm, (SPD3,)),
 ]
 
 

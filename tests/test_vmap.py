@@ -64,9 +64,13 @@ def test_per_example_gradients():
 
 def test_in_axes_out_axes_and_pytrees():
     x = np.arange(12.0).reshape(3, 4)
-    out = nm.vmap(lambda a, b: {"s": a * b["k"], "c": 2.0}, in_axes=(1, None), out_axes=1)(x, {"k": 3.0})
+    out = nm.vmap(lambda a, b: {"s": a * b["k"], "c": mnp.full((2,), 2.0)}, in_axes=(1, None),
+                  out_axes=1)(x, {"k": 3.0})
     np.testing.assert_array_equal(out["s"], 3.0 * x)
-    np.testing.assert_array_equal(out["c"], np.full(4, 2.0))
+    np.testing.assert_array_equal(out["c"], np.full((2, 4), 2.0))     # the batch axis at 1
+    # a 0-d output has no axis 1 to put the batch at: an error, as in JAX (not wrapped to 0)
+    with pytest.raises(ValueError):
+        nm.vmap(lambda a: {"c": 2.0 * mnp.sum(a)}, out_axes=1)(x)
     np.testing.assert_array_equal(nm.vmap(nm.vmap(lambda a: a * a))(x), x * x)
 
 

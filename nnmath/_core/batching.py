@@ -183,9 +183,20 @@ def vmap(fun: Callable, in_axes: int | None | Sequence = 0, out_axes: int | None
     >>> nm.vmap(lambda x: mnp.sum(x ** 2))(np.array([[1.0, 2.0], [3.0, 4.0]]))
     array([ 5., 25.])
     """
+    if not (in_axes is None or _is_axis(in_axes) or isinstance(in_axes, (tuple, list))):
+        raise TypeError(f"vmap: in_axes must be an int, None, or a tuple/list with one int or None "
+                        f"per positional argument, got {in_axes!r}")
+    if isinstance(in_axes, (tuple, list)):
+        for k, ax in enumerate(in_axes):
+            if not (ax is None or _is_axis(ax)):
+                raise TypeError(f"vmap: in_axes[{k}] must be an int or None (one axis for every "
+                                f"leaf of argument {k}), got {ax!r}")
+    if not (out_axes is None or _is_axis(out_axes)):
+        raise TypeError(f"vmap: out_axes must be an int or None, got {out_axes!r}")
+
     @functools.wraps(fun)
     def batched(*args):
-        axes = [in_axes] * len(args) if isinstance(in_axes, (int, type(None))) else list(in_axes)
+        axes = [in_axes] * len(args) if not isinstance(in_axes, (tuple, list)) else list(in_axes)
         if len(axes) != len(args):
             raise ValueError(f"vmap: in_axes has {len(axes)} entries but the function was called "
                              f"with {len(args)} positional arguments")
@@ -230,7 +241,17 @@ def vmap(fun: Callable, in_axes: int | None | Sequence = 0, out_axes: int | None
                 shape = o.shape if hasattr(o, "shape") else np.shape(o)
                 dtype = o.dtype if hasattr(o, "dtype") else np.result_type(o)
                 stacked = o + np.zeros((size,) + tuple(shape), dtype)     # broadcast, owned
-            result.append(_move(stacked, 0, out_axes % _ndim(stacked)))
+            nd = _ndim(stacked)
+            if not -nd <= out_axes < nd:
+                raise ValueError(f"vmap: out_axes={out_axes} is out of range for an output of "
+                                 f"{nd - 1} dimension(s) (shape {tuple(stacked.shape[1:])}) with "
+                                 f"the mapped axis added: valid values are {-nd}..{nd - 1}")
+            result.append(_move(stacked, 0, out_axes % nd))
         return tree_unflatten(treedef, result)
 
     return batched
+
+
+def _is_axis(ax: Any) -> bool:
+    """An axis number: an int (numpy integers too), not a bool."""
+    return isinstance(ax, (int, np.integer)) and not isinstance(ax, (bool, np.bool_))

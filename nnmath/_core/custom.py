@@ -131,15 +131,31 @@ class custom_vjp(_CustomFunction):
             return tree_map(lambda o, t: trace.box(o, t), out, t_out)
         out, res = self.fwd(*lowered)
 
+        positions = [i for i in range(len(args)) if i not in self.nondiff_argnums]
+        name = f"custom_vjp {self.__name__!r}"
+
         def vjp_leaves(ct):
             cts = self.bwd(*static, res, ct)
             if not isinstance(cts, (tuple, list)) or len(cts) != len(dyn):
-                raise TypeError(f"custom_vjp {self.__name__!r}: bwd must return a tuple with one "
-                                f"entry per differentiable argument ({len(dyn)}), got {cts!r:.80}")
+                got = (f"{len(cts)} ({_short(cts)})" if isinstance(cts, (tuple, list))
+                       else f"a {type(cts).__name__} ({_short(cts)})")
+                raise TypeError(f"{name}: bwd must return a tuple with one entry per differentiable "
+                                f"argument (a cotangent or None): {len(dyn)} expected, got {got}")
             flat = []
-            for arg, c in zip(dyn, cts):
-                n = len(tree_flatten(arg)[0])
-                flat.extend([None] * n if c is None else tree_flatten(c)[0])
+            for pos, arg, c in zip(positions, dyn, cts):
+                arg_leaves, arg_def = tree_flatten(arg)
+                if c is None:
+                    flat.extend([None] * len(arg_leaves))
+                    continue
+                c_leaves, c_def = tree_flatten(c)
+                if c_def != arg_def:
+                    raise TypeError(f"{name}: bwd returned a cotangent for argument {pos} with "
+                                    f"structure {c_def!r}, expected the structure of argument "
+                                    f"{pos}: {arg_def!r}")
+                for k, (cl, al) in enumerate(zip(c_leaves, arg_leaves)):
+                    where = f"argument {pos}" + (f" (leaf {k})" if len(arg_leaves) > 1 else "")
+                    flat.append(_checked(cl, al, f"{name}: bwd returned a cotangent for {where}",
+                                         f"the shape of {where}"))
             return flat
 
         return _record_reverse(trace, leaves, out, vjp_leaves, f"custom_vjp {self.__name__!r}")
@@ -185,17 +201,37 @@ class custom_jvp(_CustomFunction):
         def rule(tangent_leaves):
             return self.jvp_rule(*static, primals, tuple(tree_unflatten(in_def, tangent_leaves)))
 
+        name = f"custom_jvp {self.__name__!r}"
+
+        def checked_rule(tangent_leaves):
+            """The rule's (out, tangent out), the tangents checked against the outputs."""
+            res = rule(tangent_leaves)
+            if not isinstance(res, (tuple, list)) or len(res) != 2:
+                raise TypeError(f"{name}: the jvp rule must return a pair (primal_out, "
+                                f"tangent_out), got {_short(res)}")
+            out, t_out = res
+            o_leaves, o_def = tree_flatten(out)
+            t_leaves, t_def = tree_flatten(t_out)
+            if o_def != t_def:
+                raise TypeError(f"{name}: the jvp rule returned a tangent with structure "
+                                f"{t_def!r}, expected the structure of its primal output: {o_def!r}")
+            t_leaves = [_checked(t, o, f"{name}: the jvp rule returned a tangent"
+                                 + (f" (output leaf {k})" if len(o_leaves) > 1 else ""),
+                                 "the shape of its primal output", zero_ok=False)
+                        for k, (t, o) in enumerate(zip(t_leaves, o_leaves))]
+            return out, tree_unflatten(o_def, t_leaves)
+
         zeros = [np.zeros(np.shape(x), _dtype(x)) for x in leaves]
         if isinstance(trace, ForwardTrace):
             tans = [leaves[i]._tangent if i in traced else zeros[i] for i in range(len(leaves))]
-            out, t_out = rule(tans)
+            out, t_out = checked_rule(tans)
             return tree_map(lambda o, t: trace.box(o, fit_tangent(t, o)), out, t_out)
         out = self(*self._merge(static, primals))
 
         def vjp_leaves(ct):
             # The tangent map t ↦ jvp_rule(x, t)[1] is linear; its transpose is its VJP at any t.
             from .transforms import vjp
-            _, pullback = vjp(lambda *ts: rule(list(ts))[1], *zeros)
+            _, pullback = vjp(lambda *ts: checked_rule(list(ts))[1], *zeros)
             return list(pullback(ct))
 
         return _record_reverse(trace, leaves, out, vjp_leaves, f"custom_jvp {self.__name__!r}")
@@ -203,3 +239,32 @@ class custom_jvp(_CustomFunction):
 
 def _dtype(x: Any) -> np.dtype:
     return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _checked(c: Any, like: Any, what: str, shape_of: str, zero_ok: bool = True) -> Any:
+    """A user rule's cotangent or tangent ``c`` for a value ``like``: the same shape, a dtype of
+    the same kind (float for a real value, float or complex for a complex one; the precision is
+    cast where it is used). Errors name the rule, the argument and what was expected."""
+    shape, dtype = np.shape(like) if not hasattr(like, "shape") else like.shape, _dtype(like)
+    if dtype.kind not in "fc":          # an integer input: its cotangent is not used
+        return None if zero_ok else c
+    if not isinstance(c, (np.ndarray, Tracer, np.generic)):
+        if isinstance(c, (float, int, complex)) and not isinstance(c, bool) and shape == ():
+            c = np.asarray(c, dtype if not isinstance(c, complex) else None)
+        else:
+            raise TypeError(f"{what} that is a {type(c).__name__} ({_short(c)}), expected an "
+                            f"array of shape {shape} and dtype {dtype}")
+    if c.shape != shape:
+        raise ValueError(f"{what} with shape {c.shape}, expected shape {shape} ({shape_of}, "
+                         f"dtype {dtype}); (co)tangents are not broadcast")
+    kind = c.dtype.kind
+    if not (kind == "f" or (kind == "c" and dtype.kind == "c")):
+        raise TypeError(f"{what} with dtype {c.dtype}, expected a {'complex or ' if dtype.kind == 'c' else ''}"
+                        f"floating dtype like {dtype}"
+                        + ("; return its real part for a real argument" if kind == "c" else ""))
+    return c

@@ -22,7 +22,12 @@ Soundness — a replay computes exactly what a fresh trace would:
 * Random draws: pass the ``numpy.random.Generator`` as an argument; its draws become steps of the
   plan, so every call draws afresh, exactly as the untraced function would.
 * Arrays the function reads from its closure or from globals are **constants** of the plan (as in
-  JAX): pass anything that changes between calls as an argument.
+  JAX): the plan keeps a copy of the values seen while recording, so changing such an array in
+  place later does not change what the plan computes. Pass anything that changes between calls as
+  an argument.
+* Draws from a random state the plan would freeze — numpy's global state (``np.random.normal``),
+  an unseeded ``np.random.default_rng()``, Python's ``random`` — raise
+  :class:`ConcretizationError` naming the line, while recording.
 * Under an enclosing transform (``grad(jit(f))``) the function simply runs traced, unstaged; a
   value of an enclosing transform reached through a closure makes ``jit`` run the function without
   staging too. Either way the result is what ``f`` computes.
@@ -36,6 +41,7 @@ import functools
 import math
 import operator
 import sys
+import threading
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -185,7 +191,14 @@ class StagingTrace:
             kw_vals[k] = v
             kw_specs[k] = s
             dynamic = dynamic or s[0] != "c"
-        ans = getattr(vals[0], method)(*vals[1:], **kw_vals) if method else fn(*vals, **kw_vals)
+        if method:
+            ans = getattr(vals[0], method)(*vals[1:], **kw_vals)
+        else:       # a recorded step runs again on every replay: its own draws are not frozen
+            _GlobalRandomGuard.inside_steps += 1
+            try:
+                ans = fn(*vals, **kw_vals)
+            finally:
+                _GlobalRandomGuard.inside_steps -= 1
         if method and not isinstance(ans, (np.ndarray, np.generic)):
             raise ConcretizationError(
                 f"Generator.{method}(...) returned a Python {type(ans).__name__} inside nm.jit; "
@@ -250,6 +263,112 @@ def check_random_source(rng: Any, x: Any, who: str) -> None:
             f"{who}: inside nm.jit, pass the numpy.random.Generator as an argument of the jitted "
             f"function (and on to rng=...); a generator reached any other way would be drawn from "
             f"once, while recording, and the same numbers reused on every call")
+
+
+class _GlobalRandomGuard:
+    """While a plan is recorded, refuse draws from random states that the plan would freeze.
+
+    numpy's global state (``np.random.normal``, ``np.random.rand``, …), an unseeded
+    ``np.random.default_rng()`` and Python's ``random`` module would be drawn from once, while
+    recording, and the numbers replayed on every call: a silently non-random result. Their
+    module-level functions are replaced, for the recording only, by ones that raise
+    :class:`ConcretizationError` naming the caller's line; as a backstop (a function imported
+    under another name before), a change of either global state during the recording raises
+    too. The states are restored, so a caller that falls back to the untraced function (as
+    ``Model.fit`` does) draws what it would have drawn without jit.
+    """
+
+    _depth = 0
+    _saved: list = []
+    inside_steps = 0        # > 0 while a recorded step (a library's numpy code) runs
+    step_drew = False       # a recorded step, or another thread, drew (legitimately)
+    thread = None           # the recording thread; other threads draw as usual
+
+    def __enter__(self):
+        import random
+        self.np_state = np.random.get_state(legacy=False)
+        self.py_state = random.getstate()
+        cls = _GlobalRandomGuard
+        cls._depth += 1
+        if cls._depth == 1:
+            cls._saved = []
+            cls.step_drew = False
+            cls.thread = threading.get_ident()
+            for module, owner, keep in ((np.random, np.random.mtrand._rand,
+                                         ("get_state", "set_state", "seed", "get_bit_generator",
+                                          "set_bit_generator")),
+                                        (random, getattr(random, "_inst", None),
+                                         ("getstate", "setstate", "seed"))):
+                for name in dir(module):
+                    attr = getattr(module, name, None)
+                    if getattr(attr, "__self__", None) is owner and owner is not None \
+                            and not name.startswith("_") and name not in keep:
+                        cls._saved.append((module, name, attr))
+                        setattr(module, name, _refusing(f"{module.__name__}.{name}", attr))
+            cls._saved.append((np.random, "default_rng", np.random.default_rng))
+            np.random.default_rng = _unseeded_refused(np.random.default_rng)
+        return self
+
+    def __exit__(self, *exc):
+        import random
+        cls = _GlobalRandomGuard
+        cls._depth -= 1
+        if cls._depth == 0:
+            for module, name, attr in cls._saved:
+                setattr(module, name, attr)
+            cls._saved = []
+        changed = not cls.step_drew and (
+            random.getstate() != self.py_state
+            or not _same_state(np.random.get_state(legacy=False), self.np_state))
+        if changed or exc[0] is not None:
+            np.random.set_state(self.np_state)
+            random.setstate(self.py_state)
+        if changed and exc[0] is None:
+            raise ConcretizationError(
+                "the function drew from numpy's global random state (or Python's random module) "
+                "while nm.jit recorded it, through a name nnmath could not intercept: the draw "
+                "would be frozen into the plan. Pass a numpy.random.Generator as an argument of "
+                "the jitted function and draw from it")
+        return False
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    sa, sb = a["state"], b["state"]
+    return (a["bit_generator"] == b["bit_generator"] and sa["pos"] == sb["pos"]
+            and np.array_equal(sa["key"], sb["key"]) and a["has_gauss"] == b["has_gauss"]
+            and a["gauss"] == b["gauss"])
+
+
+def _refusing(name: str, original: Callable) -> Callable:
+    def refuse(*args, **kwargs):
+        guard = _GlobalRandomGuard
+        if guard.inside_steps or threading.get_ident() != guard.thread:
+            guard.step_drew = True      # a recorded step (drawn again on each replay), or
+            return original(*args, **kwargs)        # another thread: not frozen into the plan
+        f = sys._getframe(1)
+        raise ConcretizationError(
+            f"At {f.f_code.co_filename}:{f.f_lineno} ({f.f_code.co_name}): {name}(...) draws from "
+            f"a global random state, and inside nm.jit that draw would be made once, while "
+            f"recording, and the same numbers replayed on every call. Pass a "
+            f"numpy.random.Generator as an argument of the jitted function and draw from it "
+            f"(rng.normal(...)); its draws are recorded as steps of the plan")
+    refuse.__name__ = name.rsplit(".", 1)[-1]
+    return refuse
+
+
+def _unseeded_refused(default_rng: Callable) -> Callable:
+    def guarded(seed=None):
+        if seed is None and not _GlobalRandomGuard.inside_steps \
+                and threading.get_ident() == _GlobalRandomGuard.thread:
+            f = sys._getframe(1)
+            raise ConcretizationError(
+                f"At {f.f_code.co_filename}:{f.f_lineno} ({f.f_code.co_name}): "
+                f"numpy.random.default_rng() without a seed inside nm.jit would draw fresh entropy "
+                f"once, while recording, and replay the same random numbers on every call. Pass a "
+                f"numpy.random.Generator as an argument of the jitted function and draw from it")
+        return default_rng(seed)
+    guarded.__name__ = "default_rng"
+    return guarded
 
 
 # --------------------------------------------------------------------------- plans
@@ -359,6 +478,19 @@ def _vars_of(spec) -> list:
     return []
 
 
+def _frozen(obj: Any) -> Any:
+    """A constant as the plan keeps it: arrays (also inside tuples and lists) copied, so that a
+    closed-over array changed in place after recording does not change the plan — JAX's semantics
+    (constants are the values seen while recording), the same whether the plan reads the array
+    itself or something computed from it while recording."""
+    t = type(obj)
+    if t is np.ndarray:
+        return obj.copy() if obj.flags.writeable else obj
+    if (t is tuple or t is list) and any(type(e) in (np.ndarray, tuple, list) for e in obj):
+        return t(_frozen(e) for e in obj)
+    return obj
+
+
 def _codegen(program: list, in_vars: list, out_specs: list):
     """Python source for the plan, and the namespace (functions and constants) it reads."""
     namespace: dict = {"_GuardFailed": _GuardFailed, "_index": operator.index, "_same": _same}
@@ -373,7 +505,7 @@ def _codegen(program: list, in_vars: list, out_specs: list):
         name = names.get(key)
         if name is None:
             name = names[key] = f"k{len(names)}"
-            namespace[name] = obj
+            namespace[name] = _frozen(obj)
         return name
 
     number: dict = {}            # variables renumbered in order of definition, for reading
@@ -575,7 +707,8 @@ class _Jitted:
             call_kwargs = {**{k: kwargs[k] for k in self.static_argnames if k in kwargs},
                            **dyn_kwargs}
         try:
-            out = self.fun(*call_args, **call_kwargs)
+            with _GlobalRandomGuard():
+                out = self.fun(*call_args, **call_kwargs)
             out_leaves, out_def = tree_flatten(out)
             plan = _Plan(trace, in_vars, out_leaves)
         except _CannotStage:

@@ -89,7 +89,9 @@ class Tracer:
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
             "A traced value cannot be converted to a plain numpy array without losing its derivative. "
-            "Use the matching function from nnmath.numpy (import nnmath.numpy as mnp), or "
+            "Use the matching function from nnmath.numpy (import nnmath.numpy as mnp): "
+            "mnp.mean([a, b]) rather than np.mean of a list holding traced values, "
+            "mnp.float64(x) or x.astype(np.float64) rather than np.float64(x); or "
             "nnmath.stop_gradient(x) if the value is meant to be a constant.")
 
     def __setitem__(self, idx, value):

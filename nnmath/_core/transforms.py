@@ -140,6 +140,14 @@ def _check_like(c: Any, ref: Any, fname: str, what: str, ref_name: str) -> Any:
     return c
 
 
+def _describe(x: Any) -> str:
+    """``x`` named for an error message: its type, and a short repr."""
+    if x is None:
+        return "None"
+    text = repr(x)
+    return f"a {type(x).__name__} ({text[:60]}{'…' if len(text) > 60 else ''})"
+
+
 _ONES: dict = {}
 
 
@@ -153,6 +161,11 @@ def _one(dtype: np.dtype) -> np.ndarray:
 
 
 def _check_scalar_output(out: Any) -> None:
+    if not isinstance(out, (np.ndarray, Tracer, np.generic, float, int, complex)):
+        hint = (" (did the function forget its `return`?)" if out is None else
+                "; return the scalar itself (use has_aux=True to return more)")
+        raise TypeError(f"grad requires a function returning a scalar array, but it returned "
+                        f"{_describe(out)}{hint}")
     shape = out.shape if isinstance(out, (np.ndarray, Tracer, np.generic)) else np.shape(out)
     if shape != ():
         raise TypeError(f"grad requires a function with a scalar output, but it returned an "

@@ -5,10 +5,19 @@ nnmath transform it records or pushes derivatives. Names and semantics follow nu
 ``jax.numpy``); dtypes follow numpy's rules, so float32 stays float32.
 """
 from numpy import (  # noqa: F401  constants, dtypes and constant-creating functions, as numpy has them
-    arange, bool_, complex64, complex128, dtype, e, empty, euler_gamma, eye, finfo, float16, float32, float64,
-    full, geomspace, identity, iinfo, inf, int8, int16, int32, int64, integer, issubdtype, linspace,
-    logspace, meshgrid, nan, ndarray, newaxis, number, ones, pi, random, tri, uint8, zeros,
+    arange, dtype, e, empty, euler_gamma, eye, finfo,
+    full, identity, iinfo, inf, integer, issubdtype,
+    meshgrid, nan, ndarray, newaxis, number, ones, pi, random, tri, zeros,
     floating, indices, ix_, ravel_multi_index, unravel_index, diag_indices, tril_indices, triu_indices,
+)
+from ._scalars import (  # noqa: F401  numpy's scalar types, also casts of traced values
+    bool_, complex64, complex128, float16, float32, float64, int8, int16, int32, int64, uint8,
+)
+from ._composites import (  # noqa: F401  numpy functions as composites of the primitives
+    append, c_, corrcoef, cov, cross, degrees, dsplit, ediff1d, einsum, fmax, fmin, geomspace,
+    gradient, histogram, hsplit, interp, linspace, logspace, median, nan_to_num, nanmean, nansum,
+    partition, percentile, quantile, r_, radians, real_if_close, rollaxis, rot90, row_stack,
+    select, trapezoid, vsplit,
 )
 
 from ._creation import (  # noqa: F401
@@ -25,7 +34,7 @@ from ._elementwise import (  # noqa: F401
     multiply, negative, not_equal, positive, power, rad2deg, real, reciprocal, remainder, rint,
     round, sign, signbit, sin, sinc, sinh, sqrt, square, subtract, tan, tanh, true_divide, trunc, where,
 )
-from ._products import dot, einsum, inner, kron, matmul, outer, tensordot, vdot  # noqa: F401
+from ._products import dot, inner, kron, matmul, outer, tensordot, vdot  # noqa: F401
 from ._reductions import (  # noqa: F401
     amax, amin, average, cumprod, cumsum, max, mean, min, prod, std, sum, var,
 )
@@ -52,3 +61,16 @@ def diff(a, n=1, axis=-1):
         hi[axis], lo[axis] = slice(1, None), slice(None, -1)
         a = a[tuple(hi)] - a[tuple(lo)]
     return a
+
+
+# numpy 2's array-API names for the same functions
+acos, acosh, asin, asinh, atan, atan2, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh
+pow = power
+concat = concatenate
+permute_dims = transpose
+vecdot = linalg.vecdot
+
+
+def ptp(a, axis=None, keepdims=False):
+    """``numpy.ptp``: max − min (ties share the cotangent, as in max and min)."""
+    return max(a, axis=axis, keepdims=keepdims) - min(a, axis=axis, keepdims=keepdims)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._core.batching import batch_elementwise
 from .._core.primitive import Tracer, defjvp, defvjp, needs_rules, primitive
-from ._helpers import elementwise, linear, nondifferentiable, raw, safe_mul
+from ._helpers import elementwise, linear, nondifferentiable, physical, raw, safe_mul
 
 _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
@@ -142,10 +142,18 @@ arctanh = elementwise("arctanh", np.arctanh, lambda y, x: 1.0 / (1.0 - x * x), s
                       holomorphic=True)
 # y = sin(πx)/(πx)                f′ = (cos(πx) − y)/x, 0 at 0
 sinc = elementwise("sinc", np.sinc, _sinc_deriv)
-# y = x·π/180                     f′ = π/180
-deg2rad = elementwise("deg2rad", np.deg2rad, lambda y, x: np.pi / 180.0)
-# y = x·180/π                     f′ = 180/π
-rad2deg = elementwise("rad2deg", np.rad2deg, lambda y, x: 180.0 / np.pi)
+
+
+# Composites (linear: no rules of their own): y = x·π/180 and y = x·180/π, numpy's constants.
+def deg2rad(x):
+    """``numpy.deg2rad`` (= ``radians``): x·π/180."""
+    return multiply(x, np.pi / 180.0) if isinstance(x, Tracer) else np.deg2rad(x)
+
+
+def rad2deg(x):
+    """``numpy.rad2deg`` (= ``degrees``): x·180/π."""
+    return multiply(x, 180.0 / np.pi) if isinstance(x, Tracer) else np.rad2deg(x)
+
 
 # ---------------------------------------------------------------------------------------------
 # Binary: y = f(x₁, x₂).   x̄ᵢ = ȳ ⊙ ∂f/∂xᵢ    ẏ = Σᵢ ẋᵢ ⊙ ∂f/∂xᵢ
@@ -170,8 +178,14 @@ true_divide = divide
 
 
 def _power_dbase(y, a, b):
-    # ∂aᵇ/∂a = b·aᵇ⁻¹
-    return b * power(a, b - 1)
+    # ∂aᵇ/∂a = b·aᵇ⁻¹, taken as 0 at b = 0 for every a, a = 0 included: x⁰ ≡ 1 is constant, so
+    # its derivative is 0 there too (as HIPS autograd; JAX's formula gives 0·0⁻¹ = NaN).
+    if type(b) is float or type(b) is int:
+        return b * power(a, b - 1) if b != 0 else 0.0
+    at0 = (raw(b) == 0) & (raw(a) == 0)
+    if not np.any(physical(at0)):
+        return b * power(a, b - 1)
+    return where(at0, 0.0, b * power(where(at0, 1.0, a), b - 1))
 
 
 def _power_dexp(y, a, b):

@@ -22,6 +22,15 @@ from ._helpers import physical, raw
 from ._shape import _broadcast_to, _reshape, broadcast_to, expand_dims, flip, moveaxis, reshape
 
 
+def _as_array(a):
+    """A reduction's operand as an array: a Python list or tuple holding traced values is stacked
+    (``mean([a, b])``), anything else goes to ``np.asarray``."""
+    if isinstance(a, (list, tuple)):
+        from ._creation import asarray
+        return asarray(a)
+    return np.asarray(a)
+
+
 def _norm_axis(axis, ndim: int):
     """None, or a sorted tuple of non-negative axes; raises naming the bad axis."""
     if axis is None:
@@ -68,7 +77,7 @@ def sum(a, axis=None, dtype=None, keepdims=False):
         from ._elementwise import astype
         a = astype(a, dtype)
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     return _sum(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
 
 
@@ -108,7 +117,7 @@ def prod(a, axis=None, dtype=None, keepdims=False):
         from ._elementwise import astype
         a = astype(a, dtype)
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     return _prod(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
 
 
@@ -147,14 +156,14 @@ for _p in (_sum, _prod, _max, _min):
 def max(a, axis=None, keepdims=False):
     """``numpy.max``; tied maxima share the derivative equally."""
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     return _max(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
 
 
 def min(a, axis=None, keepdims=False):
     """``numpy.min``; tied minima share the derivative equally."""
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     return _min(a, axis=_norm_axis(axis, a.ndim), keepdims=bool(keepdims))
 
 
@@ -180,7 +189,7 @@ _prod.saves = "args"
 def cumsum(a, axis=None):
     """``numpy.cumsum`` (``axis=None`` flattens first)."""
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     if axis is None:
         a, axis = reshape(a, (-1,)), 0
     return _cumsum(a, axis=_norm_axis(axis, a.ndim)[0])
@@ -190,7 +199,7 @@ def cumprod(a, axis=None):
     """``numpy.cumprod``, as y_k = ∏_{i≤k} x_i over a lower-triangular mask (O(n²) along axis),
     so that its derivative is exact when elements are zero."""
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     if axis is None:
         a, axis = reshape(a, (-1,)), 0
     axis = _norm_axis(axis, a.ndim)[0]
@@ -204,7 +213,7 @@ def cumprod(a, axis=None):
 def mean(a, axis=None, dtype=None, keepdims=False):
     """``numpy.mean``: Σx / n."""
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     s = sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
     return s / _count(a, _norm_axis(axis, a.ndim))
 
@@ -212,7 +221,7 @@ def mean(a, axis=None, dtype=None, keepdims=False):
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
     """``numpy.var``: Σ|x − x̄|² / (n − ddof) (real, also for complex x)."""
     if not hasattr(a, "ndim"):
-        a = np.asarray(a)
+        a = _as_array(a)
     centered = a - mean(a, axis=axis, dtype=dtype, keepdims=True)
     if centered.dtype.kind == "c":     # |c|² = (Re c)² + (Im c)², smooth everywhere
         re, im = real(centered), imag(centered)
@@ -229,6 +238,10 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """``numpy.average``: Σ wx / Σ w (differentiable in a and weights)."""
+    if isinstance(a, (list, tuple)):
+        a = _as_array(a)
+    if isinstance(weights, (list, tuple)):
+        weights = _as_array(weights)
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         scale = _count(a, _norm_axis(axis, np.ndim(a))) if hasattr(a, "ndim") else 1

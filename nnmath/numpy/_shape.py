@@ -77,8 +77,18 @@ def _index_set_impl(x, v, idx):
 
 
 # y = x[idx]  (a gather)          x̄ = zeros with ȳ added at idx (scatter-add)
+def _scatter(g, x, idx):
+    """zeros like x with g added at idx; staged when only the index is being recorded by jit
+    (the cotangent of a sort under jit(grad(...)): indices computed from values)."""
+    if not hasattr(g, "_trace"):
+        staged = next((k for k in idx if getattr(k, "_staged", False)), None)
+        if staged is not None:
+            return staged._trace.stage(_index_add_impl, (np.zeros(x.shape, g.dtype), g), {"idx": idx})
+    return _index_add(np.zeros(x.shape, g.dtype), g, idx=idx)
+
+
 getitem = linear(primitive("getitem", _getitem_impl, complex_rules=True),
-                 lambda g, y, x, idx: _index_add(np.zeros(x.shape, g.dtype), g, idx=idx))
+                 lambda g, y, x, idx: _scatter(g, x, idx))
 # y = x with v added at idx       x̄ = ȳ,  v̄ = ȳ[idx]          ẏ = ẋ + scatter(v̇)
 _index_add = primitive("index_add", _index_add_impl, complex_rules=True)
 defvjp(_index_add, lambda g, y, x, v, idx: g, lambda g, y, x, v, idx: getitem(g, idx=idx))
