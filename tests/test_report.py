@@ -22,7 +22,7 @@ from nnmath.training import Sequential, set_random_seed
 PNG = b"\x89PNG\r\n\x1a\n"
 SIZES = dict(hessian_samples=40, top_k=3, trace_probes=30, slq_probes=3, slq_steps=20,
              landscape_points=5, landscape_samples=40, path_points=5, ntk_points=8)
-PENDING = ("calibration", "uncertainty", "information_plane", "optimizer_comparison")
+NEW = ("calibration", "uncertainty", "information_plane", "optimizer_comparison")
 
 
 def _data(seed=0, n=60):
@@ -74,8 +74,12 @@ def test_builds_quickly_with_every_available_section(built):
     statuses = {s.key: s.status for s in built["report"].sections}
     assert list(statuses) == list(R.SECTIONS)
     for key in ("training", "weights", "gradient_flow", "hessian", "landscape", "linear_path",
-                "ntk"):
+                "ntk", "calibration"):
         assert statuses[key] == "ok", (key, built["report"][key].text)
+    # this model has no dropout, and was trained without InformationPlane or a comparison
+    assert statuses["uncertainty"] == statuses["information_plane"] == "skipped"
+    assert statuses["optimizer_comparison"] == "skipped"
+    assert "no Dropout" in built["report"]["uncertainty"].text
 
 
 def test_html_is_self_contained_and_embeds_every_figure(built):
@@ -217,18 +221,15 @@ def test_training_numbers_are_the_history(built):
 # Unavailable, skipped and failed sections
 # ---------------------------------------------------------------------------------------------
 
-def test_pending_sections_say_not_available(built):
-    page = built["files"].html.read_text(encoding="utf-8")
-    for key in PENDING:
-        s = built["summary"]["sections"][key]
-        assert s["status"] == "unavailable" and s["figures"] == []
-        assert s["text"].startswith("Not available in this version")
-        assert s["summary"]["available"] is False
-        for name in R.SECTIONS[key].requires:
-            if not hasattr(A, name):
-                assert name in s["summary"]["missing"] and f"nnmath.analysis.{name}" in page
-    assert page.count("Not available in this version") >= sum(
-        not R.section_available(R.SECTIONS[k])[0] for k in PENDING)
+def test_unavailable_sections_say_so(built, scratch_section):
+    scratch_section("pending_tool", "Pending", requires=("no_such_tool",),
+                    description="What it would show.")(lambda ctx: R.Section("x"))
+    rep = R.build_report(built["ctx"], sections=["pending_tool", "weights"])
+    s = rep["pending_tool"]
+    assert s.status == "unavailable" and s.figures == [] and s.summary["available"] is False
+    assert s.text.startswith("Not available in this version (needs "
+                             "nnmath.analysis.no_such_tool)") and "What it would show." in s.text
+    assert "Not available in this version" in rep.html()
 
 
 @pytest.fixture
@@ -248,6 +249,8 @@ def test_registry_availability_and_failures(built, scratch_section):
         lambda ctx: R.Section("x"))
     s = R.run_section(R.SECTIONS["needs_nothing_yet"], built["ctx"])
     assert s.status == "unavailable" and "nnmath.analysis.no_such_tool" in s.text
+    for key in NEW:                                     # their tools exist now
+        assert R.section_available(R.SECTIONS[key]) == (True, [])
 
     @scratch_section("broken", "Broken", requires=("hessian_trace",))
     def broken(ctx):
@@ -348,3 +351,226 @@ def test_table_rendering():
     assert "<caption>cap</caption>" in html
     assert R.format_number((64, 256)) == "64×256"
     assert R.format_number(True) == "True"
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration, uncertainty, the information plane and the comparison, on a dropout model
+# ---------------------------------------------------------------------------------------------
+
+def _dropout_model(seed, optimizer="adam"):
+    set_random_seed(seed)
+    m = Sequential([layers.Dense(8, activation="relu", input_dim=4, dtype="float64"),
+                    layers.Dropout(0.3),
+                    layers.Dense(3, activation="softmax", dtype="float64")])
+    m.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.build((None, 4))
+    return m
+
+
+@pytest.fixture(scope="module")
+def stochastic():
+    x, y = _data(0, 90)
+    xt, yt = _data(1, 60)
+    model = _dropout_model(0)
+    dense = [l.name for l in model.layers if type(l).__name__ == "Dense"]
+    plane = A.InformationPlane(x[:40], y[:40], bins=4, base=2, layers=dense)
+    history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0,
+                        callbacks=[plane])
+    runs = {name: [_dropout_model(s, opt).fit(x, y, epochs=3, batch_size=16,
+                                              validation_split=0.2, verbose=0)
+                   for s in (1, 2, 3)] for name, opt in (("Adam", "adam"), ("SGD", "sgd"))}
+    ctx = R.ReportContext(model, x, y, xt, yt, history=history, seed=2, information_plane=plane,
+                          comparison=runs, comparison_setup="Two optimisers, three seeds.",
+                          mc_samples=6, laplace_samples=40, calibration_bins=5, **SIZES)
+    rep = R.build_report(ctx, sections=list(NEW), strict=True)
+    return dict(ctx=ctx, report=rep, model=model, plane=plane, runs=runs, x=x, y=y, xt=xt, yt=yt)
+
+
+def test_new_sections_are_built(stochastic):
+    rep = stochastic["report"]
+    assert [s.status for s in rep.sections] == ["ok"] * 4, [s.text for s in rep.sections]
+    for s in rep.sections:
+        assert s.figures and all(p.png.startswith(PNG) for p in s.figures), s.key
+    json.dumps(rep.summary(), allow_nan=False)
+
+
+def test_calibration_numbers_are_the_tools(stochastic):
+    s = stochastic["report"]["calibration"].summary
+    probs = stochastic["model"].predict(stochastic["xt"], verbose=0)
+    assert s["ece"] == pytest.approx(A.expected_calibration_error(probs, stochastic["yt"], 5),
+                                     rel=1e-10)
+    direct = A.reliability_diagram(probs, stochastic["yt"], 5)
+    np.testing.assert_array_equal(s["reliability"]["bin_count"], direct.bin_count)
+    half = len(stochastic["yt"]) // 2
+    ts = A.fit_temperature(np.log(probs[:half]), stochastic["yt"][:half])
+    assert s["temperature"]["temperature"] == pytest.approx(ts.temperature, rel=1e-6)
+
+
+def test_uncertainty_numbers_are_the_tools(stochastic):
+    s = stochastic["report"]["uncertainty"].summary["mc_dropout"]
+    pred = A.mc_dropout_predict(stochastic["model"], stochastic["xt"], 6, seed=2)
+    u = A.uncertainty_decomposition(pred.samples)
+    assert s["mean_total"] == pytest.approx(float(u.total.mean()), rel=1e-10)
+    assert s["mean_epistemic"] == pytest.approx(float(u.epistemic.mean()), rel=1e-10)
+    assert s["mean_total"] == pytest.approx(s["mean_aleatoric"] + s["mean_epistemic"], rel=1e-9)
+    lap = stochastic["report"]["uncertainty"].summary["laplace"]
+    if lap["available"]:
+        assert lap["subset"] == "last_layer" and lap["num_parameters"] == 8 * 3 + 3
+
+
+def test_information_plane_numbers_are_the_callbacks(stochastic):
+    s = stochastic["report"]["information_plane"].summary["plane"]
+    r = stochastic["plane"].result()
+    assert s["epochs"] == [-1, 0, 1, 2] and s["unit"] == "bits"
+    for layer in r.layers:
+        assert s["i_xt"][layer] == pytest.approx(r.i_xt[layer].tolist())
+        assert s["i_ty"][layer] == pytest.approx(r.i_ty[layer].tolist())
+    h = stochastic["ctx"].history.history              # the callback also wrote the History
+    assert h[f"I(X;T)/{r.layers[0]}"] == pytest.approx(r.i_xt[r.layers[0]][1:].tolist())
+    # without the callback, the section reads the History
+    ctx = R.ReportContext(stochastic["model"], history=stochastic["ctx"].history)
+    again = R.run_section(R.SECTIONS["information_plane"], ctx, strict=True)
+    assert again.summary["plane"]["i_xt"][r.layers[0]] == s["i_xt"][r.layers[0]][1:]
+
+
+def test_comparison_verdict_is_compare_runs(stochastic):
+    sec = stochastic["report"]["optimizer_comparison"]
+    runs = stochastic["runs"]
+    direct = A.compare_runs(runs["Adam"], runs["SGD"], metric="val_loss", names=("Adam", "SGD"))
+    assert sec.summary["comparison"]["verdict"] == direct.verdict
+    assert direct.verdict in sec.text and sec.text.startswith("Two optimisers, three seeds.")
+    assert sec.summary["comparison"]["ttest"]["pvalue"] == pytest.approx(
+        float(direct.ttest.pvalue), rel=1e-12)
+    with pytest.raises(ValueError, match="comparison must be a dict of two entries"):
+        R.ReportContext(stochastic["model"], comparison={"one": []})
+
+
+def test_demo_monitors_leave_training_identical():
+    """GradientFlowMonitor and InformationPlane draw no random numbers from the training's
+    generator: the demo's model trains to the same numbers, bit for bit, with and without."""
+    from nnmath.cli import _digits_model, demo_callbacks
+    from nnmath.training.datasets import load_digits
+    X, y = load_digits()
+    X = (X / 16.0).astype(np.float32)
+    idx = np.arange(300)
+    runs = []
+    for with_monitors in (False, True):
+        model = _digits_model(0)
+        cbs = demo_callbacks(model, X, y, idx) if with_monitors else []
+        h = model.fit(X[idx], y[idx], epochs=2, batch_size=32, validation_split=0.1, verbose=0,
+                      callbacks=cbs)
+        runs.append((h.history, model.get_weights(), cbs))
+    (h0, w0, _), (h1, w1, cbs) = runs
+    for key in h0:
+        assert h1[key] == h0[key], key
+    assert all(np.array_equal(a, b) for a, b in zip(w0, w1))
+    assert any(k.startswith("I(X;T)/") for k in h1) and any(k.startswith("grad_norm/") for k in h1)
+    assert len(cbs[1].result().epochs) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing: atomically; without matplotlib
+# ---------------------------------------------------------------------------------------------
+
+def test_interrupted_write_leaves_the_old_report(built, tmp_path, monkeypatch):
+    out = tmp_path / "rep"
+    built["report"].write(out)
+    before = sorted(p.name for p in out.iterdir())
+    old_summary = (out / "summary.json").read_text()
+
+    def boom(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(R.Report, "html", boom)
+    with pytest.raises(KeyboardInterrupt):
+        built["report"].write(out)
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "summary.json").read_text() == old_summary
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]          # no temporary folder left
+    monkeypatch.undo()
+    fresh = tmp_path / "fresh"
+    with monkeypatch.context() as m:
+        m.setattr(R.Report, "html", boom)
+        with pytest.raises(KeyboardInterrupt):
+            built["report"].write(fresh)
+    assert not fresh.exists() and [p.name for p in tmp_path.iterdir()] == ["rep"]
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="other files"):
+        built["report"].write(other)
+    assert (other / "notes.txt").read_text() == "keep"
+
+
+def test_without_matplotlib_the_report_says_why(tmp_path):
+    import subprocess
+    import sys
+    code = f"""
+import sys
+sys.modules["matplotlib"] = None          # import matplotlib raises ImportError
+import numpy as np
+from nnmath import keras, report as R
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.layers.Dense(3, "softmax", input_shape=(2,), dtype="float64")])
+m.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+x, y = np.random.default_rng(0).standard_normal((30, 2)), np.arange(30) % 3
+h = m.fit(x, y, epochs=2, verbose=0)
+ctx = R.ReportContext(m, x, y, x, y, history=h, hessian_samples=20, trace_probes=4, slq_probes=2,
+                      slq_steps=5)
+rep = R.build_report(ctx, sections=["training", "weights", "calibration"])
+print([s.status for s in rep.sections], sum(len(s.figures) for s in rep.sections))
+rep.write({str(tmp_path / 'rep')!r})
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['ok', 'ok', 'ok'] 0"
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "matplotlib is not installed" in page and 'pip install "nnmath[plot]"' in \
+        page.replace("&quot;", '"')
+    assert "<img" not in page and not list((tmp_path / "rep").glob("*.png"))
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert "matplotlib is not installed" in summary["sections"]["training"]["text"]
+
+
+# ---------------------------------------------------------------------------------------------
+# result.plot(), Jupyter, History.plot, the palette
+# ---------------------------------------------------------------------------------------------
+
+def test_results_plot_and_render_in_jupyter(built):
+    from nnmath.analysis import _plot
+    model, x, y = built["model"], built["x"][:20], built["y"][:20]
+    probs = model.predict(built["xt"], verbose=0)
+    results = [A.weight_spectra(model), A.hessian_top_eigenvalues(model, k=2, x=x, y=y),
+               A.hessian_trace(model, num_samples=4, x=x, y=y),
+               A.hessian_spectral_density(model, num_probes=2, lanczos_steps=8, x=x, y=y),
+               A.loss_surface_2d(model, alphas=np.linspace(-1, 1, 3), x=x, y=y),
+               A.reliability_diagram(probs, built["yt"], 5),
+               A.uncertainty_decomposition(np.stack([probs, probs[::-1]])),
+               A.compare_runs([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], metric="loss"),
+               A.ttest_ind([1.0, 2.0, 3.0], [2.0, 3.0, 5.0])]
+    for r in results:
+        drawn = r.plot()
+        first = drawn[0] if isinstance(drawn, list) else drawn
+        assert first.get_xlabel(), r                      # labelled axes (with units)
+        assert first.get_ylabel() or isinstance(r, A.TtestResult), r
+        assert r._repr_png_().startswith(PNG) and r._repr_html_() is None
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    ax = Figure().subplots()
+    assert results[0].plot(ax=ax) is ax                   # drawn where it is told
+    ci = results[-1].confidence_interval()                # a result without a picture: a table
+    assert ci._repr_png_() is None and "<table>" in ci._repr_html_()
+    with pytest.raises(TypeError, match="has no picture"):
+        ci.plot()
+    assert _plot.PALETTE[0] == "#0072B2" and len(set(_plot.PALETTE)) == 8
+
+
+def test_history_plots_its_curves(built):
+    axes = built["history"].plot()
+    assert [a.get_title() for a in axes] == ["loss", "accuracy"]
+    assert [l.get_label() for l in axes[0].get_lines()] == ["training", "validation"]
+    assert axes[0].get_xlabel() == "epoch" and axes[0].get_yscale() == "log"
+    assert axes[0].get_lines()[0].get_color().lower() == "#0072b2"
+    with pytest.raises(ValueError, match="has no \\['nope'\\]"):
+        built["history"].plot(["nope"])

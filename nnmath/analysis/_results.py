@@ -45,6 +45,33 @@ class Result:
         return {f.name: to_builtin(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.repr}
 
+    # pictures (nnmath.analysis._plot; matplotlib, the optional extra, imported only there)
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the result on ``ax`` (a matplotlib Axes; a sequence for a figure of several
+        panels) or on a new Figure; returns the Axes (a list for several panels). TypeError for
+        a result without a picture."""
+        from ._plot import plot_result
+        return plot_result(self, ax=ax)
+
+    def _repr_png_(self) -> bytes | None:          # Jupyter: the picture, when there is one
+        from ._plot import figure_png, plotter_for
+        if plotter_for(self) is None:
+            return None
+        try:
+            return figure_png(self.plot())
+        except ImportError:
+            return None
+
+    def _repr_html_(self) -> str | None:           # Jupyter: a table for the others
+        from ._plot import plotter_for, result_html
+        if plotter_for(self) is not None:
+            try:
+                import matplotlib  # noqa: F401
+                return None                        # the PNG is shown
+            except ImportError:
+                pass
+        return result_html(self)
+
 
 class RowsResult(Result):
     """Mixin for results holding ``rows`` with ``layer`` and ``weight`` fields (one row per

@@ -8,16 +8,13 @@ are freed like any other object (no global figure registry to close).
 from __future__ import annotations
 
 import dataclasses
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..analysis._plot import PNG_DPI, figure_png
 from ..analysis._results import to_builtin
 
 __all__ = ["Plot", "Table", "Section", "STATUSES", "PNG_DPI"]
-
-#: Resolution of every PNG (pixels per inch of the figure's size).
-PNG_DPI = 110
 
 #: What a section's ``status`` may be: built; its tool is not in this version of nnmath; its
 #: inputs were not given (the text says which); its computation raised (the text says what).
@@ -43,10 +40,7 @@ class Plot:
     def png(self) -> bytes:
         """The figure as PNG bytes (drawn once by Agg, then cached)."""
         if self._png is None:
-            buf = io.BytesIO()
-            self.figure.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches="tight",
-                                metadata={"Software": None})
-            self._png = buf.getvalue()
+            self._png = figure_png(self.figure, PNG_DPI)
         return self._png
 
     def _repr_png_(self) -> bytes:            # shown inline by Jupyter

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import pathlib
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -65,6 +68,9 @@ class Report:
                   for st in ("ok", "skipped", "unavailable", "failed")}
         subtitle = (f"{counts['ok']} sections built in {self.seconds:.1f} s"
                     + "".join(f", {n} {st}" for st, n in counts.items() if n and st != "ok"))
+        from .plots import MATPLOTLIB_MISSING, matplotlib_available
+        if not matplotlib_available():
+            subtitle += f"; {MATPLOTLIB_MISSING}"
         overview = Table(("", ""), [(k, format_number(v)) for k, v in self.overview.items()]) \
             if self.overview else None
         return render_html(self.sections, self.title, subtitle, overview,
@@ -91,7 +97,8 @@ def build_report(context: ReportContext, sections: Sequence[str] | None = None, 
         log: called with one line per section (its status and time), e.g. ``print``.
 
     Returns:
-        A :class:`Report`; ``report.write(directory)`` writes it.
+        A :class:`Report`; ``report.write(directory)`` writes it. (Without held-out data the
+        calibration section is skipped and says so.)
 
     >>> import numpy as np
     >>> from nnmath import keras
@@ -105,7 +112,7 @@ def build_report(context: ReportContext, sections: Sequence[str] | None = None, 
     ...                                     slq_probes=2, slq_steps=5),
     ...                       sections=["weights", "hessian", "training", "calibration"])
     >>> [(s.key, s.status) for s in report.sections]
-    [('weights', 'ok'), ('hessian', 'ok'), ('training', 'skipped'), ('calibration', 'unavailable')]
+    [('weights', 'ok'), ('hessian', 'ok'), ('training', 'skipped'), ('calibration', 'skipped')]
     >>> report["hessian"].summary["trace"]["num_samples"]
     4
     """
@@ -141,18 +148,41 @@ def build_report(context: ReportContext, sections: Sequence[str] | None = None, 
 
 def write_report(report: Report, directory: Any = "nnmath-report") -> ReportFiles:
     """Write ``report`` into ``directory``: ``report.html``, ``<section>-<figure>.png`` for every
-    figure, ``summary.json``. Returns the paths."""
+    figure, ``summary.json``. Returns the paths.
+
+    The files are written into a temporary folder beside ``directory`` and moved into place only
+    when all are written (the old report, if any, is replaced in two renames), so an interrupted
+    run never leaves a half-written report. A ``directory`` that exists and is not a report
+    folder (a file, or a folder holding other things) is refused.
+    """
     out = pathlib.Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    pngs = []
-    for s in report.sections:
-        for p in s.figures:
-            path = out / s.png_name(p)
-            path.write_bytes(p.png)
-            pngs.append(path)
-    summary = out / "summary.json"
-    summary.write_text(json.dumps(report.summary(), indent=1, allow_nan=False) + "\n",
-                       encoding="utf-8")
-    page = out / "report.html"
-    page.write_text(report.html(), encoding="utf-8")
-    return ReportFiles(out, page, summary, pngs)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"write_report: {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").exists():
+        raise FileExistsError(f"write_report: {out} is a folder with other files (no "
+                              f"summary.json): choose an empty or new directory for the report")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.part-", dir=out.parent))
+    try:
+        names = []
+        for s in report.sections:
+            for p in s.figures:
+                (tmp / s.png_name(p)).write_bytes(p.png)
+                names.append(s.png_name(p))
+        (tmp / "summary.json").write_text(
+            json.dumps(report.summary(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        (tmp / "report.html").write_text(report.html(), encoding="utf-8")
+        os.chmod(tmp, 0o755)                # mkdtemp makes it private; a report is to be read
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return ReportFiles(out, out / "report.html", out / "summary.json", [out / n for n in names])

@@ -22,15 +22,22 @@ from .. import analysis
 from .._core.tree import tree_map
 from ._base import Section, Table
 from .plots import (
+    MATPLOTLIB_MISSING,
     _curve_metrics,
     _layer_keys,
     history_dict,
+    matplotlib_available,
     plot_gradient_flow,
     plot_hessian_spectrum,
     plot_history,
+    plot_information_plane,
     plot_interpolation,
     plot_loss_surface,
     plot_ntk,
+    plot_reliability,
+    plot_run_comparison,
+    plot_run_curves,
+    plot_uncertainty,
     plot_weight_spectra,
 )
 
@@ -64,7 +71,17 @@ class ReportContext:
         landscape_samples: training samples the landscape is evaluated on.
         path_points: points on the linear path (in [−0.25, 1.25]).
         ntk_points: samples of the empirical NTK.
-        extras: anything later sections need (e.g. the runs of an optimiser comparison).
+        information_plane: the :class:`~nnmath.analysis.InformationPlane` callback the model was
+            trained with (or its ``result()``); without it the section reads the
+            ``"I(X;T)/<layer>"`` records of the History.
+        comparison: runs to compare, ``{name: [History per seed], other name: [...]}`` (two
+            entries; :func:`~nnmath.analysis.compare_runs` on ``comparison_metric``).
+        comparison_metric: the History key compared (default ``"val_loss"``, last epoch).
+        comparison_setup: one or two sentences saying exactly what was trained and compared.
+        calibration_bins: equal-width confidence bins of the reliability diagram.
+        mc_samples: dropout masks of MC dropout.
+        laplace_samples: training samples the Laplace approximation's curvature is taken over.
+        extras: anything later sections need.
     """
 
     model: Any
@@ -85,6 +102,13 @@ class ReportContext:
     landscape_samples: int = 512
     path_points: int = 25
     ntk_points: int = 50
+    information_plane: Any = None
+    comparison: Any = None
+    comparison_metric: str = "val_loss"
+    comparison_setup: str = ""
+    calibration_bins: int = 15
+    mc_samples: int = 30
+    laplace_samples: int = 512
     extras: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -97,13 +121,22 @@ class ReportContext:
             raise ValueError(f"ReportContext: model {self.model.name!r} is not compiled; call "
                              f"model.compile(loss=..., metrics=[...]) first")
         for name in ("hessian_samples", "top_k", "trace_probes", "slq_probes", "slq_steps",
-                     "landscape_points", "landscape_samples", "path_points", "ntk_points"):
+                     "landscape_points", "landscape_samples", "path_points", "ntk_points",
+                     "calibration_bins", "mc_samples", "laplace_samples"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"ReportContext: {name} must be a positive integer, got {v!r}")
         if self.trace_probes < 2:
             raise ValueError(f"ReportContext: trace_probes must be at least 2 (for a standard "
                              f"error), got {self.trace_probes}")
+        if self.mc_samples < 2:
+            raise ValueError(f"ReportContext: mc_samples must be at least 2, got "
+                             f"{self.mc_samples}")
+        if self.comparison is not None and (not isinstance(self.comparison, dict)
+                                            or len(self.comparison) != 2):
+            raise ValueError(f"ReportContext: comparison must be a dict of two entries "
+                             f"{{name: [History per seed]}}, got {type(self.comparison).__name__}"
+                             f"{' of ' + str(len(self.comparison)) if isinstance(self.comparison, dict) else ''}")
         if self.dtype is not None:
             self.dtype = np.dtype(self.dtype)
             if self.dtype.kind != "f":
@@ -129,6 +162,26 @@ class ReportContext:
         if self.x_train is None or self.y_train is None:
             raise Skip("no training data: pass x_train and y_train")
         return self.x_train[:n], self.y_train[:n]
+
+    def test_data(self) -> tuple:
+        """The held-out data (``x_test``, ``y_test``); Skip when there are none."""
+        if self.x_test is None or self.y_test is None:
+            raise Skip("no held-out data: pass x_test and y_test")
+        x = self.x_test if self.dtype is None else np.asarray(self.x_test, self.dtype)
+        return x, self.y_test
+
+    def probabilities(self, x: Any) -> np.ndarray:
+        """The model's class probabilities at ``x`` in :attr:`analysis_dtype` (a softmax of its
+        outputs when they are logits: rows that are not probability vectors)."""
+        out = np.asarray(self.model.apply(self.params(), x, training=False))
+        if out.ndim != 2 or out.shape[1] < 2:
+            raise Skip(f"the model's output has shape {out.shape}: the calibration and "
+                       f"uncertainty sections need a classifier with (N, K ≥ 2) outputs")
+        if np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
+            return out
+        z = out - out.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
 
     def data(self, n: int) -> dict:
         """``x``, ``y`` (the first n training samples) and ``dtype`` for an analysis tool."""
@@ -214,6 +267,9 @@ def run_section(spec: SectionSpec, context: ReportContext, strict: bool = False)
                        seconds=time.perf_counter() - t0, summary={"error": tb})
     for plot in section.figures:        # drawn now, so that the time includes the figures
         plot.png
+    if not matplotlib_available():
+        section.text = (section.text + "\n\n" if section.text else "") + \
+            MATPLOTLIB_MISSING[0].upper() + MATPLOTLIB_MISSING[1:] + "."
     section.key, section.title = spec.key, spec.title
     section.seconds = time.perf_counter() - t0
     return section
@@ -221,6 +277,14 @@ def run_section(spec: SectionSpec, context: ReportContext, strict: bool = False)
 
 def _fmt(x: Any) -> str:
     return f"{float(x):.4g}"
+
+
+def figures(*draw: Callable) -> list:
+    """The :class:`Plot` objects made by the thunks ``draw`` — none when matplotlib is absent
+    (the section then says so, and its numbers and tables are unchanged)."""
+    if not matplotlib_available():
+        return []
+    return [d() for d in draw]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +314,7 @@ def training_section(ctx: ReportContext) -> Section:
               "shuffling (Keras's validation_split).") if "loss" in h else f"{n} epochs."
     table = Table(("curve", "final (training)", "final (validation)", "best validation epoch"),
                   rows)
-    return Section("Training curves", text, [plot_history(h)],
+    return Section("Training curves", text, figures(lambda: plot_history(h)),
                    {"epochs": n, "history": {k: h[k] for k in h if "/" not in k}},
                    tables=[table])
 
@@ -278,7 +342,7 @@ def weights_section(ctx: ReportContext) -> Section:
             "directions that carry weight; the condition number κ = σ₁/σ_min measures how "
             "unevenly directions are scaled (the spectral radius is defined for square matrices "
             "only).")
-    return Section("Weight spectra", text, [plot_weight_spectra(spectra)],
+    return Section("Weight spectra", text, figures(lambda: plot_weight_spectra(spectra)),
                    {"weight_spectra": spectra.to_dict(), "analyze_gradient_flow": flows},
                    tables=[table],
                    references=["Pascanu, Mikolov & Bengio (2013)", "Saxe et al. (2014)",
@@ -306,7 +370,7 @@ def gradient_flow_section(ctx: ReportContext) -> Section:
             "or grow by orders of magnitude from layer to layer signal vanishing or exploding "
             "gradients.")
     keys = [k for k in h if k.split("/", 1)[0] in ("grad_norm", "update_ratio", "weight_norm")]
-    return Section("Gradient flow by layer over training", text, [plot_gradient_flow(h)],
+    return Section("Gradient flow by layer over training", text, figures(lambda: plot_gradient_flow(h)),
                    {"history": {k: h[k] for k in keys}}, tables=[table],
                    references=["Glorot & Bengio (2010)", "Pascanu, Mikolov & Bengio (2013)"])
 
@@ -344,7 +408,7 @@ def hessian_section(ctx: ReportContext) -> Section:
                "top_eigenvalues": top.to_dict(), "trace": trace.to_dict(),
                "spectral_density": density.to_dict(),
                "slq_trace": {"estimate": slq_trace, "standard_error": slq_se}}
-    return Section("Hessian", text, [plot_hessian_spectrum(density, top)], summary,
+    return Section("Hessian", text, figures(lambda: plot_hessian_spectrum(density, top)), summary,
                    tables=[eig_table, trace_table],
                    references=["Lanczos (1950)", "Hutchinson (1990)", "Lin, Saad & Yang (2016)",
                                "Ghorbani, Krishnan & Xiao (2019)", "Yao et al. (2020)"])
@@ -367,7 +431,7 @@ def landscape_section(ctx: ReportContext) -> Section:
             f"{_fmt(surface.loss.min())} (at α = {_fmt(grid[i0[0]])}, β = {_fmt(grid[i0[1]])}) "
             f"to {_fmt(surface.loss.max())}"
             + (f"; at θ it is {_fmt(centre)}." if centre is not None else "."))
-    return Section("Loss landscape", text, [plot_loss_surface(surface)],
+    return Section("Loss landscape", text, figures(lambda: plot_loss_surface(surface)),
                    {"surface": surface.to_dict()},
                    references=["Li, Xu, Taylor, Studer & Goldstein (2018)"])
 
@@ -403,7 +467,7 @@ def linear_path_section(ctx: ReportContext) -> Section:
             "the solutions are linearly connected; a large one that the straight line leaves "
             f"the low-loss region. Training-data barrier: {_fmt(paths[0].barrier)}.")
     summary = {key: p.to_dict() for key, p in zip(("training", "test"), paths)}
-    return Section("Linear path", text, [plot_interpolation(*paths, labels=labels)], summary,
+    return Section("Linear path", text, figures(lambda: plot_interpolation(*paths, labels=labels)), summary,
                    tables=[table],
                    references=["Goodfellow, Vinyals & Saxe (2015)", "Frankle et al. (2020)"])
 
@@ -436,31 +500,263 @@ def ntk_section(ctx: ReportContext) -> Section:
                else f". Only {rank} of the {spectrum.size} eigenvalues lie above the rounding "
                     f"level n·ε·λ_max: Θ is numerically singular, and the linearised network "
                     f"learns only a few directions of the residual at an appreciable rate."))
-    return Section("Empirical NTK", text, [plot_ntk(spectrum, kernel, labels)],
+    return Section("Empirical NTK", text, figures(lambda: plot_ntk(spectrum, kernel, labels)),
                    {"spectrum": spectrum.to_dict(), "num_points": len(x),
                     "top10_fraction": top10, "numerical_rank": rank},
                    references=["Jacot, Gabriel & Hongler (2018)", "Lee et al. (2019)"])
 
 
 # ---------------------------------------------------------------------------------------------
-# Sections whose tools are being written (listed as "not available" until then): the names are
-# those of nnmath/analysis/{calibration,bayes,laplace,information,stats}.py; build=None until the
-# section code is written (then: register_section(key, ..., replace=True)(build)).
+# Calibration, uncertainty, the information plane, a comparison of optimisers
 # ---------------------------------------------------------------------------------------------
 
-register_section("calibration", "Calibration: reliability diagram and ECE",
-                 requires=("reliability_diagram", "expected_calibration_error"),
-                 description="Confidence against accuracy in bins, and the expected calibration "
-                             "error (Guo et al. 2017).")(None)
-register_section("uncertainty", "Uncertainty: MC dropout and Laplace",
-                 requires=("mc_dropout_predict", "Laplace"),
-                 description="Predictive uncertainty from dropout at test time (Gal & "
-                             "Ghahramani 2016) and a Laplace approximation (MacKay 1992).")(None)
-register_section("information_plane", "Information plane",
-                 requires=("InformationPlane",),
-                 description="I(X; T) against I(T; Y) of each layer over training (Shwartz-Ziv "
-                             "& Tishby 2017).")(None)
-register_section("optimizer_comparison", "Two optimisers, two seeds: a t-test",
-                 requires=("compare_runs", "ttest_ind"),
-                 description="Final losses of two optimisers over seeds, compared with Welch's "
-                             "t-test.")(None)
+@register_section("calibration", "Calibration: reliability diagram and ECE",
+                  requires=("reliability_diagram", "expected_calibration_error",
+                            "fit_temperature"),
+                  description="Confidence against accuracy in bins, and the expected calibration "
+                              "error (Guo et al. 2017).")
+def calibration_section(ctx: ReportContext) -> Section:
+    x, y = ctx.test_data()
+    probs = ctx.probabilities(x)
+    labels = np.asarray(y)
+    labels = labels.argmax(axis=-1) if labels.ndim > 1 else labels
+    M = ctx.calibration_bins
+    diagram = analysis.reliability_diagram(probs, labels, M)
+    ece = analysis.expected_calibration_error(probs, labels, M)
+    # temperature scaling: T fitted on the first half of the held-out data, judged on the second
+    # (log p are logits up to a constant per row, which softmax ignores)
+    half = len(labels) // 2
+    logits = np.log(np.clip(probs, np.finfo(probs.dtype).tiny, None))
+    rows = [("model as trained (all held-out data)", len(labels), diagram.accuracy,
+             diagram.confidence, ece, diagram.mce)]
+    summary = {"reliability": diagram.to_dict(), "ece": ece, "num_bins": M}
+    text_t = ""
+    if half >= 20:
+        ts = analysis.fit_temperature(logits[:half], labels[:half])
+        second = slice(half, None)
+        before = analysis.reliability_diagram(probs[second], labels[second], M)
+        after = analysis.reliability_diagram(ts.probabilities(logits[second]), labels[second], M)
+        rows += [("second half, before temperature scaling", len(labels) - half,
+                  before.accuracy, before.confidence, before.ece, before.mce),
+                 (f"second half, after (T = {ts.temperature:.3g})", len(labels) - half,
+                  after.accuracy, after.confidence, after.ece, after.mce)]
+        summary.update(temperature=ts.to_dict(), ece_second_half_before=before.ece,
+                       ece_second_half_after=after.ece)
+        text_t = (f" Temperature scaling (Guo et al. 2017, §4.2), fitted on the first half of the "
+                  f"held-out data ({half} samples) by minimising the negative log-likelihood, "
+                  f"gives T̂ = {ts.temperature:.3g} ± {ts.temperature_std_error:.2g} (T̂ > 1: the "
+                  f"model was overconfident; < 1: underconfident); on the other half the ECE goes "
+                  f"from {before.ece:.4f} to {after.ece:.4f}, the accuracy unchanged.")
+    gap = diagram.confidence - diagram.accuracy
+    text = (f"The top-class confidence p̂ = max_k p_k of each of the {len(labels)} held-out "
+            f"predictions, in {M} equal-width bins; per bin the fraction correct against the "
+            f"mean confidence. ECE = Σ_m (|B_m|/N)·|acc(B_m) − conf(B_m)| = {ece:.4f}, MCE "
+            f"(the largest bin gap) = {diagram.mce:.4f}. The mean confidence "
+            f"{diagram.confidence:.4f} is {'above' if gap > 0 else 'below'} the accuracy "
+            f"{diagram.accuracy:.4f}: on average the model is "
+            f"{'over' if gap > 0 else 'under'}confident by {abs(gap):.4f}." + text_t)
+    table = Table(("predictions", "N", "accuracy", "mean confidence", "ECE", "MCE"), rows)
+    return Section("Calibration", text, figures(lambda: plot_reliability(diagram)), summary,
+                   tables=[table],
+                   references=["Naeini, Cooper & Hauskrecht (2015)",
+                               "Guo, Pleiss, Sun & Weinberger (2017)"])
+
+
+def _laplace_class() -> Any:
+    """``nnmath.analysis.Laplace`` once it is exported, else the module's class if it imports."""
+    cls = getattr(analysis, "Laplace", None)
+    if cls is None:
+        try:
+            from ..analysis.laplace import Laplace as cls
+        except Exception:           # being written: the section says Laplace is not available
+            return None
+    return cls
+
+
+@register_section("uncertainty", "Uncertainty: MC dropout and Laplace",
+                  requires=("mc_dropout_predict", "uncertainty_decomposition",
+                            "expected_calibration_error"),
+                  description="Predictive uncertainty from dropout at test time (Gal & "
+                              "Ghahramani 2016) and a Laplace approximation (MacKay 1992).")
+def uncertainty_section(ctx: ReportContext) -> Section:
+    x, y = ctx.test_data()
+    labels = np.asarray(y)
+    labels = labels.argmax(axis=-1) if labels.ndim > 1 else labels
+    params = ctx.params()
+    map_probs = ctx.probabilities(x)
+    try:
+        pred = analysis.mc_dropout_predict(ctx.model, x, ctx.mc_samples, params=params,
+                                           seed=ctx.seed)
+    except ValueError as e:
+        if "draws no random numbers" in str(e):
+            raise Skip("the model has no Dropout (or other stochastic) layer, so MC dropout has "
+                       "nothing to sample") from None
+        raise
+    samples = np.asarray(pred.samples)
+    if not (np.all(samples >= 0) and np.allclose(samples.sum(-1), 1.0, atol=1e-4)):
+        z = samples - samples.max(-1, keepdims=True)
+        samples = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    u = analysis.uncertainty_decomposition(samples)
+    mean = u.mean
+    correct = mean.argmax(-1) == labels
+    M = ctx.calibration_bins
+
+    def row(name, probs, extra=None):
+        ent = -np.sum(probs * np.log(np.clip(probs, 1e-300, None)), axis=-1)
+        ok = probs.argmax(-1) == labels
+        return (name, float(ok.mean()), analysis.expected_calibration_error(probs, labels, M),
+                float(ent[ok].mean()) if ok.any() else "—",
+                float(ent[~ok].mean()) if (~ok).any() else "—")
+    rows = [row("MAP (dropout off)", map_probs),
+            row(f"MC dropout ({ctx.mc_samples} masks)", mean)]
+    summary = {"mc_dropout": {"num_samples": pred.num_samples,
+                              "mean_total": float(u.total.mean()),
+                              "mean_aleatoric": float(u.aleatoric.mean()),
+                              "mean_epistemic": float(u.epistemic.mean()),
+                              "accuracy": float(correct.mean()),
+                              "epistemic_correct": float(u.epistemic[correct].mean())
+                              if correct.any() else None,
+                              "epistemic_wrong": float(u.epistemic[~correct].mean())
+                              if (~correct).any() else None}}
+    refs = ["Gal & Ghahramani (2016)", "Houlsby et al. (2011)", "Depeweg et al. (2018)"]
+    text = (f"MC dropout: {ctx.mc_samples} forward passes over the {len(labels)} held-out "
+            f"samples with dropout on (fresh masks per pass), averaged. The predictive entropy "
+            f"H[p̄] (total, mean {u.total.mean():.3g} nats) splits exactly into the expected "
+            f"entropy (aleatoric, {u.aleatoric.mean():.3g}) and the mutual information I(y; θ) "
+            f"between the label and the masks (epistemic, BALD, {u.epistemic.mean():.3g}).")
+    if (~correct).any() and correct.any():
+        text += (f" The epistemic part is {u.epistemic[~correct].mean() / max(u.epistemic[correct].mean(), 1e-300):.3g}× "
+                 f"larger on the {int((~correct).sum())} wrong predictions than on the right "
+                 f"ones: the model's doubt points at its mistakes.")
+    Laplace = _laplace_class()
+    if Laplace is None:
+        text += ("\n\nLaplace: not available in this version (nnmath.analysis.Laplace is being "
+                 "written).")
+        summary["laplace"] = {"available": False}
+    elif ctx.x_train is None or ctx.y_train is None:
+        text += "\n\nLaplace: skipped (no training data: pass x_train and y_train)."
+        summary["laplace"] = {"available": True, "skipped": "no training data"}
+    else:
+        xs, ys = ctx.train_subset(ctx.laplace_samples)
+        xs = xs if ctx.dtype is None else np.asarray(xs, ctx.dtype)
+        la = Laplace(ctx.model, params, subset="last_layer", hessian_structure="kron", x=xs,
+                     y=ys).fit()
+        prior = la.optimize_prior_precision()
+        la_probs = np.asarray(la(x))
+        rows.append(row(f"Laplace (last layer, K-FAC, δ = {prior.prior_precision:.3g})",
+                        la_probs))
+        summary["laplace"] = {"available": True, "subset": "last_layer",
+                              "hessian_structure": "kron", "num_parameters": la.n_params,
+                              "num_samples": len(xs), "prior": prior.to_dict(),
+                              "ece": rows[-1][2], "accuracy": rows[-1][1]}
+        text += (f"\n\nLaplace: a Gaussian N(θ*, (GGN + δI)⁻¹) over the last layer's "
+                 f"{la.n_params:,} weights (the earlier layers fixed), the generalised "
+                 f"Gauss–Newton matrix over {len(xs)} training samples in Kronecker factors "
+                 f"(K-FAC), the prior precision δ = {prior.prior_precision:.3g} chosen by "
+                 f"maximising the evidence (log p(D) ≈ {prior.log_marginal_likelihood:.4g}); "
+                 f"predictions by the linearised model with the probit approximation. Its ECE is "
+                 f"{rows[-1][2]:.4f} against the MAP's {rows[0][2]:.4f}"
+                 + (": here the Laplace predictive is markedly less confident than the model "
+                    "(its mean entropy on right predictions is "
+                    f"{rows[-1][3]:.3g} nats against {rows[0][3]:.3g})."
+                    if isinstance(rows[-1][3], float) and isinstance(rows[0][3], float)
+                    and rows[-1][3] > 2 * rows[0][3] else "."))
+        refs += ["MacKay (1992)", "Ritter, Botev & Barber (2018)", "Daxberger et al. (2021)"]
+    table = Table(("predictive", "accuracy", "ECE", "mean entropy, right (nats)",
+                   "mean entropy, wrong (nats)"), rows)
+    return Section("Uncertainty", text,
+                   figures(lambda: plot_uncertainty(u, correct)), summary, tables=[table],
+                   references=refs)
+
+
+def _plane_result(ctx: ReportContext) -> Any:
+    plane = ctx.information_plane
+    if plane is not None:
+        return plane.result() if hasattr(plane, "result") else plane
+    if ctx.history is None:
+        raise Skip("no information plane: train with callbacks=[InformationPlane(x_probe, "
+                   "y_probe)] and pass information_plane= (or the History)")
+    h = history_dict(ctx.history)
+    layers = [k.split("/", 1)[1] for k in _layer_keys(h, "I(X;T)")]
+    if not layers:
+        raise Skip("the History has no 'I(X;T)/<layer>' records: train with "
+                   "callbacks=[InformationPlane(x_probe, y_probe)]")
+    n = len(h[f"I(X;T)/{layers[0]}"])
+    return analysis.InformationPlaneResult(
+        layers=layers, epochs=list(range(n)),
+        i_xt={l: np.asarray(h[f"I(X;T)/{l}"]) for l in layers},
+        i_ty={l: np.asarray(h[f"I(T;Y)/{l}"]) for l in layers}, estimator="(from the History)",
+        parameters={}, unit="(as recorded)")
+
+
+@register_section("information_plane", "Information plane",
+                  requires=("InformationPlane", "InformationPlaneResult"),
+                  description="I(X; T) against I(T; Y) of each layer over training (Shwartz-Ziv "
+                              "& Tishby 2017).")
+def information_plane_section(ctx: ReportContext) -> Section:
+    r = _plane_result(ctx)
+    rows = []
+    for layer in r.layers:
+        ixt, ity = np.asarray(r.i_xt[layer], float), np.asarray(r.i_ty[layer], float)
+        rows.append((layer, ixt[0], ixt[-1], ity[0], ity[-1], int(np.argmax(ixt)) + min(r.epochs)))
+    est = ", ".join(f"{k} = {v}" for k, v in r.parameters.items())
+    text = (f"Each layer's output T on a fixed probe set, before training and after each of the "
+            f"{max(r.epochs) + 1} epochs: Î(X;T) (how much of the input the layer keeps) against "
+            f"Î(T;Y) (how much of the label), in {r.unit}, by the {r.estimator} estimator"
+            f"{' (' + est + ')' if est else ''}. With binning, X is the probe set itself, so "
+            f"Î(X;T) = Ĥ(T binned) ≤ log N. Read with care (Saxe et al. 2018): a 'compression "
+            f"phase' (Î(X;T) falling late in training) shows with saturating activations under "
+            f"binning, not generally with ReLU; for a deterministic network the true I(X;T) is "
+            f"infinite or H(X), so the picture describes the estimator and its bin width as much "
+            f"as the representation (Goldfeld et al. 2019).")
+    n_probe = None if ctx.information_plane is None or not hasattr(
+        ctx.information_plane, "probe_x") else len(ctx.information_plane.probe_x)
+    if n_probe and r.estimator == "binned":
+        scale = {"bits": np.log2, "nats": np.log}.get(r.unit)
+        top = scale(n_probe) if scale is not None else None
+        full = [l for l in r.layers if top is not None
+                and np.allclose(np.asarray(r.i_xt[l], float), top, atol=1e-9)]
+        if full:
+            text += (f" Layer{'s' if len(full) > 1 else ''} {', '.join(full)} stay at Î(X;T) = "
+                     f"log N = {top:.3g} {r.unit} throughout: every one of the {n_probe} probe "
+                     f"samples falls in its own bin (a wide layer's binned estimate saturates, "
+                     f"and says nothing about compression).")
+    table = Table(("layer", "Î(X;T) before", "Î(X;T) at the end", "Î(T;Y) before",
+                   "Î(T;Y) at the end", "epoch of the largest Î(X;T)"), rows,
+                  f"in {r.unit}")
+    return Section("Information plane", text, figures(lambda: plot_information_plane(r)),
+                   {"plane": r.to_dict()}, tables=[table],
+                   references=["Tishby & Zaslavsky (2015)", "Shwartz-Ziv & Tishby (2017)",
+                               "Saxe et al. (2018)", "Goldfeld et al. (2019)"])
+
+
+@register_section("optimizer_comparison", "Two optimisers over seeds: Welch's t-test",
+                  requires=("compare_runs", "ttest_ind"),
+                  description="Final validation losses of two optimisers over seeds, compared "
+                              "with Welch's t-test.")
+def optimizer_comparison_section(ctx: ReportContext) -> Section:
+    if ctx.comparison is None:
+        raise Skip("no runs to compare: pass comparison={name: [History per seed], "
+                   "other: [...]}")
+    (na, ra), (nb, rb) = ctx.comparison.items()
+    metric = ctx.comparison_metric
+    c = analysis.compare_runs(list(ra), list(rb), metric=metric, names=(na, nb))
+    t = c.ttest
+    lo, hi = t.confidence_interval(0.95)
+    rows = [(na, len(c.values_a), c.mean_a, c.std_a, ", ".join(f"{v:.4g}" for v in c.values_a)),
+            (nb, len(c.values_b), c.mean_b, c.std_b, ", ".join(f"{v:.4g}" for v in c.values_b))]
+    table = Table(("optimiser", "seeds", f"mean {metric}", "std (ddof 1)", "per seed"), rows)
+    test_table = Table(("difference (A − B)", "95% CI", "Welch t", "df", "p", "Hedges' g"),
+                       [(c.difference, f"[{float(lo):.4g}, {float(hi):.4g}]", float(t.statistic),
+                         float(t.df), float(t.pvalue), c.hedges_g)])
+    text = ((ctx.comparison_setup + "\n\n" if ctx.comparison_setup else "")
+            + f"Each run is reduced to its {metric} at the last epoch; the two groups are "
+              f"compared with Welch's t-test (unequal variances; Welch 1947) and Hedges' g. "
+              f"Verdict (compare_runs): {c.verdict}")
+    runs = {na: list(ra), nb: list(rb)}
+    return Section("Optimiser comparison", text,
+                   figures(lambda: plot_run_comparison(c, (na, nb)),
+                           lambda: plot_run_curves(runs, metric)),
+                   {"comparison": c.to_dict(), "setup": ctx.comparison_setup,
+                    "names": [na, nb]}, tables=[table, test_table],
+                   references=["Welch (1947)", "Hedges (1981)"])

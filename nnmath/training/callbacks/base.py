@@ -259,6 +259,76 @@ class History(Callback):
         if self.model is not None:
             self.model.history = self
 
+    def plot(self, metrics: list | None = None, ax=None):
+        """The loss and metric curves over epochs: training solid, validation (``val_*``)
+        dashed, one panel per name (default ``'loss'`` then every metric, at most 3; not the
+        per-layer ``'name/layer'`` records of monitors), the loss on a log scale when positive.
+
+        Args:
+            metrics: the names to draw.
+            ax: a matplotlib Axes, or a sequence of one per name; default a new Figure (made
+                without pyplot: nothing is shown, a notebook's backend is left alone).
+
+        Returns:
+            The list of Axes (``axes[0].figure`` is the Figure). matplotlib is the optional extra
+            ``nnmath[plot]``, imported only here.
+
+        >>> h = History(); h.history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}
+        >>> [a.get_ylabel() for a in h.plot()]
+        ['loss (log scale)']
+        """
+        try:
+            from matplotlib.figure import Figure
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+        except ImportError as e:
+            raise ImportError("History.plot needs matplotlib, an optional extra of nnmath: "
+                              "pip install \"nnmath[plot]\"") from e
+        okabe_ito = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
+        h = {str(k): [float(v) for v in vs] for k, vs in self.history.items()}
+        skip = ("lr", "learning_rate", "grad_norm")
+        names = sorted((k for k in h if not k.startswith("val_") and "/" not in k
+                        and k not in skip), key=lambda k: (k != "loss", k))[:3] \
+            if metrics is None else list(metrics)
+        if not names:
+            raise ValueError(f"the history has no training curves; its keys are {sorted(h)}")
+        missing = [n for n in names if n not in h]
+        if missing:
+            raise ValueError(f"the history has no {missing}; its keys are {sorted(h)}")
+        if ax is None:
+            fig = Figure(figsize=(4.2 * len(names) + 0.6, 3.4), layout="constrained")
+            axes = list(fig.subplots(1, len(names), squeeze=False)[0])
+        else:
+            axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+            if len(axes) < len(names):
+                raise ValueError(f"{len(names)} curves {names}: pass ax as a sequence of "
+                                 f"{len(names)} Axes (got {len(axes)})")
+        for a, name in zip(axes, names):
+            a.set_prop_cycle(color=list(okabe_ito))
+            a.grid(True, alpha=0.3, linewidth=0.6)
+            a.plot(np.arange(1, len(h[name]) + 1), h[name], color=okabe_ito[0],
+                   label="training")
+            val = h.get(f"val_{name}")
+            if val:
+                a.plot(np.arange(1, len(val) + 1), val, color=okabe_ito[1], linestyle="--",
+                       label="validation")
+            a.set_xlabel("epoch")
+            ylabel = name
+            values = np.asarray(h[name] + (val or []), dtype=float)
+            values = values[np.isfinite(values)]
+            if name == "loss" and values.size and np.all(values > 0):
+                a.set_yscale("log")
+                ylabel = "loss (log scale)"
+                if values.max() / values.min() < 100:
+                    a.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                    a.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+                    a.yaxis.set_minor_formatter(NullFormatter())
+            elif "accuracy" in name:
+                ylabel = f"{name} (fraction correct)"
+            a.set_ylabel(ylabel)
+            a.set_title(name.replace("_", " "))
+            a.legend(frameon=False)
+        return axes
+
 
 def _model_metrics(model) -> list:
     """``model.metrics`` (else ``model.compiled_metrics``) flattened; objects with a ``.metrics``
