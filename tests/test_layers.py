@@ -22,6 +22,7 @@ LAYERS = [
     ("nnmath.training", 4),
     ("nnmath.keras", 5),
     ("nnmath.analysis", 6),
+    ("nnmath.distributed", 6.5),    # beside analysis: imports it; analysis never imports it
     ("nnmath.report", 7),
     ("nnmath.cli", 8),
     ("nnmath.__main__", 8),

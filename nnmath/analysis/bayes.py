@@ -30,6 +30,7 @@ import scipy.special
 from .._core.tree import tree_flatten, tree_unflatten
 from ..optimizers import adam
 from ..optimizers._transform import GradientTransformation, check_learning_rate, scalar
+from . import _executor
 from ._checks import check_count, check_positive
 from ._objective import Objective, _is_model, _Jittable, as_generator, as_objective
 from ._results import Result
@@ -92,7 +93,8 @@ def _draws_random_numbers(model: Any, params: Any, x: Any) -> bool:
 
 
 def mc_dropout_predict(model: Any, x: Any, num_samples: int = 100, *, params: Any = None,
-                       batch_size: int | None = None, seed: Any = None) -> MCDropoutPrediction:
+                       batch_size: int | None = None, seed: Any = None,
+                       executor: Any = None) -> MCDropoutPrediction:
     """Monte Carlo dropout: predict with dropout kept on, S times, and average (Gal &
     Ghahramani 2016).
 
@@ -115,6 +117,10 @@ def mc_dropout_predict(model: Any, x: Any, num_samples: int = 100, *, params: An
         params: the parameters (default ``model.params``).
         batch_size: samples of x per forward pass (default: all).
         seed: an int or a ``numpy.random.Generator`` for the masks.
+        executor: a ``concurrent.futures.Executor`` to draw the samples on, in contiguous chunks
+            (see :mod:`nnmath.distributed`). Each chunk starts from the generator state the
+            serial loop reaches there (found by replaying one sample's draws, without the
+            arithmetic), so the samples are bit-identical to the serial run's.
 
     Returns:
         an :class:`MCDropoutPrediction` (mean, variance, standard error, samples).
@@ -150,6 +156,8 @@ def mc_dropout_predict(model: Any, x: Any, num_samples: int = 100, *, params: An
     size = n if batch_size is None else check_count(batch_size, "batch_size", who)
     slices = [slice(a, min(n, a + size)) for a in range(0, n, size)]
     rng = as_generator(seed)
+    if executor is not None:
+        return _mc_dropout_on(executor, who, model, params, x, slices, rng, S)
     forward = _Jittable(lambda p, xb, g: model.apply(p, xb, training=True, rng=g))
     out = []
     for _ in range(S):
@@ -159,6 +167,89 @@ def mc_dropout_predict(model: Any, x: Any, num_samples: int = 100, *, params: An
                              f"takes a model with one")
         out.append(np.concatenate([np.asarray(p) for p in parts]))
     samples = np.stack(out)
+    mean = samples.mean(axis=0)
+    var = samples.var(axis=0)
+    return MCDropoutPrediction(mean, var, np.sqrt(var / (S - 1)), samples, S)
+
+
+class _RecordingGenerator(np.random.Generator):
+    """A Generator that notes every draw ``(method, args, kwargs)`` it makes."""
+
+    def __init__(self, bit_generator):
+        super().__init__(bit_generator)
+        self.calls: list = []
+
+    def __getattribute__(self, name: str):
+        attr = super().__getattribute__(name)
+        if name.startswith("_") or name in ("calls", "bit_generator", "spawn") or \
+                not callable(attr):
+            return attr
+        calls = super().__getattribute__("calls")
+
+        def draw(*args, **kwargs):
+            calls.append((name, args, kwargs))
+            return attr(*args, **kwargs)
+        return draw
+
+
+def _copy_generator(rng: np.random.Generator) -> np.random.Generator:
+    g = np.random.Generator(type(rng.bit_generator)())
+    g.bit_generator.state = rng.bit_generator.state
+    return g
+
+
+def _mc_setup(context: tuple) -> tuple:
+    model, params, x, slices = context
+    forward = _Jittable(lambda p, xb, g: model.apply(p, xb, training=True, rng=g))
+    return forward, params, x, slices
+
+
+def _mc_work(state: tuple, item: tuple) -> tuple[np.ndarray, dict]:
+    """``count`` samples from generator ``rng``, as the serial loop draws them; and the state
+    the generator ends in (checked against the replay)."""
+    forward, params, x, slices = state
+    rng, count = item
+    out = []
+    for _ in range(count):
+        parts = [forward(params, _rows(x, s), rng) for s in slices]
+        if isinstance(parts[0], (list, tuple, dict)):
+            raise ValueError("mc_dropout_predict: the model has several outputs; MC dropout here "
+                             "takes a model with one")
+        out.append(np.concatenate([np.asarray(p) for p in parts]))
+    return np.stack(out), rng.bit_generator.state
+
+
+def _mc_dropout_on(executor: Any, who: str, model: Any, params: Any, x: Any, slices: list,
+                   rng: np.random.Generator, S: int) -> MCDropoutPrediction:
+    """The serial loop's samples in chunks on ``executor``. One sample's draws are recorded
+    (a forward pass here); replaying them advances a copy of ``rng`` to each chunk's start."""
+    recorder = _RecordingGenerator(type(rng.bit_generator)())
+    recorder.bit_generator.state = rng.bit_generator.state
+    first = model.apply(params, _rows(x, slices[0]), training=True, rng=recorder)
+    if isinstance(first, (list, tuple, dict)):
+        raise ValueError(f"{who}: model {model.name!r} has several outputs; MC dropout here "
+                         f"takes a model with one")
+    for s in slices[1:]:
+        model.apply(params, _rows(x, s), training=True, rng=recorder)
+    calls = recorder.calls
+    chunks = _executor.split(S, executor)
+    starts = []
+
+    def items():
+        for chunk in chunks:
+            starts.append(rng.bit_generator.state)
+            yield _copy_generator(rng), len(chunk)
+            for _ in chunk:                         # advance rng by the chunk's draws
+                for name, args, kwargs in calls:
+                    getattr(rng, name)(*args, **kwargs)
+    parts = _executor.run_jobs(executor, _mc_setup, _mc_work, (model, params, x, slices),
+                               items(), who)
+    ends = [p[1] for p in parts]
+    if ends != starts[1:] + [rng.bit_generator.state]:
+        raise RuntimeError(f"{who}: the model's random draws differ from sample to sample (a "
+                           f"layer draws a data-dependent number of values), so the chunks "
+                           f"cannot start where the serial loop would; run without executor=")
+    samples = np.concatenate([p[0] for p in parts])
     mean = samples.mean(axis=0)
     var = samples.var(axis=0)
     return MCDropoutPrediction(mean, var, np.sqrt(var / (S - 1)), samples, S)
@@ -299,7 +390,7 @@ def ensemble_predict(models: Any, x: Any, *, gaussian: bool = False,
 def deep_ensemble(build_fn: Callable, x: Any, y: Any, num_models: int = 5, *,
                   x_predict: Any = None, epochs: int = 1, batch_size: int | None = None,
                   seed: int = 0, gaussian: bool = False, verbose: Any = 0,
-                  **fit_kwargs: Any) -> DeepEnsemble:
+                  executor: Any = None, **fit_kwargs: Any) -> DeepEnsemble:
     """Deep ensembles: M networks trained from different random initialisations (and data
     orders), their predictions combined (Lakshminarayanan, Pritzel & Blundell 2017).
 
@@ -317,6 +408,10 @@ def deep_ensemble(build_fn: Callable, x: Any, y: Any, num_models: int = 5, *,
         epochs, batch_size, verbose, **fit_kwargs: passed to each member's ``fit``.
         seed: member m uses ``seed + m``.
         gaussian: members output (mean, variance) (see :func:`ensemble_predict`).
+        executor: a ``concurrent.futures.Executor`` to train the members on, one job each (see
+            :mod:`nnmath.distributed`): ``build_fn``, the data and ``fit_kwargs`` are pickled
+            to the workers and the trained members back; the members are bit-identical to the
+            serial run's. Callbacks in ``fit_kwargs`` run in the workers (their copies).
 
     Returns:
         a :class:`DeepEnsemble` (the prediction, the members, their histories).
@@ -351,28 +446,70 @@ def deep_ensemble(build_fn: Callable, x: Any, y: Any, num_models: int = 5, *,
     except (TypeError, ValueError):
         takes_seed = False
     models, histories, seeds = [], [], []
-    for m in range(M):
-        s = int(seed) + m
-        set_random_seed(s)
-        model = build_fn(s) if takes_seed else build_fn()
-        if not _is_model(model):
-            raise TypeError(f"{who}: build_fn returned {type(model).__name__}, expected a "
-                            f"compiled nnmath Model")
-        if getattr(model, "optimizer", None) is None:
-            raise RuntimeError(f"{who}: build_fn returned model {model.name!r}, which is not "
-                               f"compiled; call model.compile(optimizer=..., loss=...) in build_fn")
-        if any(model is other for other in models):
-            raise ValueError(f"{who}: build_fn returned the same Model object twice; it must "
-                             f"build a new model on each call")
-        histories.append(model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
-                                   **fit_kwargs))
-        models.append(model)
-        seeds.append(s)
+    train = (build_fn, takes_seed, x, y, epochs, batch_size, verbose, fit_kwargs)
+    if executor is not None:
+        seeds = [int(seed) + m for m in range(M)]
+        members = [_executor.loads(blob) for blob in _executor.run_jobs(
+            executor, _member_setup, _member_work, train, seeds, who)]
+        models, histories = [m[0] for m in members], [m[1] for m in members]
+        _set_random_state(*members[-1][2])      # the random state the serial loop leaves
+    else:
+        for m in range(M):
+            s = int(seed) + m
+            set_random_seed(s)
+            model = build_fn(s) if takes_seed else build_fn()
+            _check_member(model, who)
+            if any(model is other for other in models):
+                raise ValueError(f"{who}: build_fn returned the same Model object twice; it "
+                                 f"must build a new model on each call")
+            histories.append(model.fit(x, y, epochs=epochs, batch_size=batch_size,
+                                       verbose=verbose, **fit_kwargs))
+            models.append(model)
+            seeds.append(s)
     losses = [float(h.history["loss"][-1]) if h.history.get("loss") else float("nan")
               for h in histories]
     pred = ensemble_predict(models, x if x_predict is None else x_predict, gaussian=gaussian,
                             batch_size=batch_size)
     return DeepEnsemble(pred, seeds, losses, bool(gaussian), models, histories)
+
+
+def _check_member(model: Any, who: str) -> None:
+    if not _is_model(model):
+        raise TypeError(f"{who}: build_fn returned {type(model).__name__}, expected a "
+                        f"compiled nnmath Model")
+    if getattr(model, "optimizer", None) is None:
+        raise RuntimeError(f"{who}: build_fn returned model {model.name!r}, which is not "
+                           f"compiled; call model.compile(optimizer=..., loss=...) in build_fn")
+
+
+def _random_state() -> tuple:
+    from ..nn import initializers
+    from ..training import data
+    return data.global_rng(), initializers.default_rng()
+
+
+def _set_random_state(data_rng: np.random.Generator, init_rng: np.random.Generator) -> None:
+    from ..nn import initializers
+    from ..training import data
+    data._GLOBAL["rng"] = data_rng
+    initializers._RNG = init_rng
+
+
+def _member_setup(context: tuple) -> tuple:
+    return context
+
+
+def _member_work(train: tuple, s: int) -> bytes:
+    """Member ``s`` built and trained as the serial loop does; (model, history, random state)
+    pickled (the model's recorded steps are dropped, recorded again where it is used)."""
+    from ..training.data import set_random_seed
+    build_fn, takes_seed, x, y, epochs, batch_size, verbose, fit_kwargs = train
+    set_random_seed(s)
+    model = build_fn(s) if takes_seed else build_fn()
+    _check_member(model, "deep_ensemble")
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
+                        **fit_kwargs)
+    return _executor.dumps((model, history, _random_state()), "a trained member")
 
 
 # --------------------------------------------------------------------------------------------

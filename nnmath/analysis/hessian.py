@@ -24,6 +24,7 @@ import numpy as np
 import scipy.optimize
 from scipy.sparse.linalg import LinearOperator
 
+from . import _executor
 from ._checks import check_count
 from ._lanczos import WHICH, Lanczos, lanczos_eigs
 from ._objective import Objective, as_generator, as_objective
@@ -236,7 +237,7 @@ class TraceResult(Result):
 
 
 def hessian_trace(f: Any, params: Any = None, num_samples: int = 100, *, seed: Any = 0,
-                  **data: Any) -> TraceResult:
+                  executor: Any = None, **data: Any) -> TraceResult:
     """tr H by Hutchinson's estimator with Rademacher probes (Hutchinson 1990; Avron & Toledo
     2011; Yao et al. 2020, PyHessian):
 
@@ -250,6 +251,9 @@ def hessian_trace(f: Any, params: Any = None, num_samples: int = 100, *, seed: A
             operator).
         num_samples: n ≥ 2 probes.
         seed: int or Generator for the probes.
+        executor: a ``concurrent.futures.Executor`` to apply the probe blocks on (see
+            :mod:`nnmath.distributed`); the same probes as the serial run, the same result bit
+            for bit.
 
     Returns:
         :class:`TraceResult` (``estimate``, ``standard_error`` = std/√n, ``num_samples``,
@@ -264,9 +268,12 @@ def hessian_trace(f: Any, params: Any = None, num_samples: int = 100, *, seed: A
     n = check_count(num_samples, "num_samples", who, minimum=2)
     op = _Op(f, params, data, who)
     rng, samples = as_generator(seed), []
-    for i in range(0, n, PROBE_CHUNK):              # memory: PROBE_CHUNK probes at a time
-        Z = _rademacher(rng, (min(PROBE_CHUNK, n - i), op.size), op.dtype)
-        samples.append(np.einsum("ij,ij->i", Z, op.matmat(Z)))
+    if executor is not None:
+        samples = _probes_on(executor, who, op, f, params, data, rng, n, "trace")
+    else:
+        for i in range(0, n, PROBE_CHUNK):          # memory: PROBE_CHUNK probes at a time
+            Z = _rademacher(rng, (min(PROBE_CHUNK, n - i), op.size), op.dtype)
+            samples.append(np.einsum("ij,ij->i", Z, op.matmat(Z)))
     samples = np.concatenate(samples)
     return TraceResult(estimate=float(samples.mean()),
                        standard_error=float(samples.std(ddof=1) / np.sqrt(n)),
@@ -295,7 +302,7 @@ class DiagonalResult(Result):
 
 
 def hessian_diagonal(f: Any, params: Any = None, num_samples: int = 100, *, exact: bool = False,
-                     seed: Any = 0, **data: Any) -> DiagonalResult:
+                     seed: Any = 0, executor: Any = None, **data: Any) -> DiagonalResult:
     """diag H by the stochastic estimator of Bekas, Kokiopoulou & Saad (2007):
 
         diag H ≈ (Σₖ vₖ ⊙ H vₖ) ⊘ (Σₖ vₖ ⊙ vₖ),   vₖ ∈ {−1, +1}^P uniform,
@@ -309,6 +316,7 @@ def hessian_diagonal(f: Any, params: Any = None, num_samples: int = 100, *, exac
         num_samples: probes (≥ 2; ignored when ``exact``).
         exact: unit vectors instead of random probes.
         seed: int or Generator for the probes.
+        executor: as :func:`hessian_trace` (the blocks of probes or unit vectors on it).
 
     Returns:
         :class:`DiagonalResult` (``diagonal`` and ``standard_error`` as pytrees like params, and
@@ -323,19 +331,28 @@ def hessian_diagonal(f: Any, params: Any = None, num_samples: int = 100, *, exac
     op = _Op(f, params, data, who)
     if exact:
         est = np.empty(op.size, op.dtype)
-        for i in range(0, op.size, PROBE_CHUNK):
-            idx = np.arange(i, min(i + PROBE_CHUNK, op.size))
-            E = np.zeros((len(idx), op.size), op.dtype)
-            E[np.arange(len(idx)), idx] = 1
-            est[idx] = op.matmat(E)[np.arange(len(idx)), idx]
+        if executor is not None:
+            est[:] = np.concatenate(_probes_on(executor, who, op, f, params, data, None, op.size,
+                                               "unit"))
+        else:
+            for i in range(0, op.size, PROBE_CHUNK):
+                idx = np.arange(i, min(i + PROBE_CHUNK, op.size))
+                E = np.zeros((len(idx), op.size), op.dtype)
+                E[np.arange(len(idx)), idx] = 1
+                est[idx] = op.matmat(E)[np.arange(len(idx)), idx]
         se, n = np.zeros(op.size, op.dtype), op.size
     else:
         n = check_count(num_samples, "num_samples", who, minimum=2)
         rng = as_generator(seed)
         count, est, m2 = 0, np.zeros(op.size, op.dtype), np.zeros(op.size, op.dtype)
+        blocks = None if executor is None else iter(
+            _probes_on(executor, who, op, f, params, data, rng, n, "diagonal"))
         for i in range(0, n, PROBE_CHUNK):          # memory: PROBE_CHUNK probes at a time
-            V = _rademacher(rng, (min(PROBE_CHUNK, n - i), op.size), op.dtype)
-            S = V * op.matmat(V)                # vₖ ⊙ H vₖ; Σ vₖ ⊙ vₖ = n for Rademacher
+            if blocks is None:
+                V = _rademacher(rng, (min(PROBE_CHUNK, n - i), op.size), op.dtype)
+                S = V * op.matmat(V)            # vₖ ⊙ H vₖ; Σ vₖ ⊙ vₖ = n for Rademacher
+            else:
+                S = next(blocks)
             # running mean and sum of squared deviations, merged chunk by chunk (Chan et al. 1979)
             c, mean = len(S), S.mean(axis=0)
             delta, total = mean - est, count + len(S)
@@ -345,6 +362,70 @@ def hessian_diagonal(f: Any, params: Any = None, num_samples: int = 100, *, exac
     return DiagonalResult(diagonal=op.unravel(est), standard_error=op.unravel(se),
                           diagonal_flat=est, standard_error_flat=se, num_samples=n,
                           exact=bool(exact), num_hvps=op.num_products)
+
+
+# --------------------------------------------------------------------------------------------
+# Probe blocks on an executor (see _executor): the probes drawn from generator states derived
+# in this process exactly as the serial loops draw them
+# --------------------------------------------------------------------------------------------
+
+def _probe_setup(context: tuple) -> _Op:
+    f, params, data, who = context
+    return _Op(f, params, data, who)
+
+
+def _probe_work(op: _Op, item: tuple) -> tuple[np.ndarray, int]:
+    """One block of :data:`PROBE_CHUNK` probes: ("trace", rng, c) → zᵢᵀHzᵢ; ("diagonal", rng,
+    c) → vₖ ⊙ H vₖ; ("unit", start, stop) → H_ii."""
+    kind, a, b = item
+    before = op.num_products
+    if kind == "unit":
+        idx = np.arange(a, b)
+        E = np.zeros((len(idx), op.size), op.dtype)
+        E[np.arange(len(idx)), idx] = 1
+        out = op.matmat(E)[np.arange(len(idx)), idx]
+    else:
+        Z = _rademacher(a, (b, op.size), op.dtype)
+        out = np.einsum("ij,ij->i", Z, op.matmat(Z)) if kind == "trace" else Z * op.matmat(Z)
+    return out, op.num_products - before
+
+
+def _probes_on(executor: Any, who: str, op: _Op, f: Any, params: Any, data: dict,
+               rng: np.random.Generator | None, n: int, kind: str) -> list:
+    """The blocks' results, in order; ``rng`` is left where the serial loop leaves it."""
+    items = []
+    for i in range(0, n, PROBE_CHUNK):
+        c = min(PROBE_CHUNK, n - i)
+        if kind == "unit":
+            items.append((kind, i, i + c))
+        else:
+            start = np.random.Generator(type(rng.bit_generator)())
+            start.bit_generator.state = rng.bit_generator.state
+            _rademacher(rng, (c, op.size), op.dtype)            # advance as the serial loop does
+            items.append((kind, start, c))
+    parts = _executor.run_jobs(executor, _probe_setup, _probe_work, (f, params, data, who),
+                               items, who)
+    op.num_products += sum(p[1] for p in parts)
+    return [p[0] for p in parts]
+
+
+def _slq_group(op: _Op, probes: np.ndarray, m: int) -> list:
+    """Lanczos runs for a group of probes advancing together (one vmapped pass per step)."""
+    batch = [Lanczos(op.matvec, z, m) for z in probes]
+    while True:
+        live_runs = [run for run in batch if not run.done]
+        if not live_runs:
+            break
+        products = op.matmat(np.stack([run.current for run in live_runs]))
+        for run, w in zip(live_runs, products):
+            run.step(w)
+    return [_Finished(*run.ritz()[:2], run.m) for run in batch]
+
+
+def _slq_work(op: _Op, item: tuple) -> tuple[list, int]:
+    probes, m = item
+    before = op.num_products
+    return _slq_group(op, probes, m), op.num_products - before
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,7 +477,7 @@ class SpectralDensityResult(Result):
 def hessian_spectral_density(f: Any, params: Any = None, num_probes: int = 10,
                              lanczos_steps: int | None = None, *, grid: Any = None,
                              sigma: float | None = None, seed: Any = 0,
-                             **data: Any) -> SpectralDensityResult:
+                             executor: Any = None, **data: Any) -> SpectralDensityResult:
     """The eigenvalue density of H by stochastic Lanczos quadrature (Golub & Meurant 1994; Lin,
     Saad & Yang 2016; Ghorbani, Krishnan & Xiao 2019).
 
@@ -420,6 +501,7 @@ def hessian_spectral_density(f: Any, params: Any = None, num_probes: int = 10,
             spanning the nodes ± 6σ).
         sigma: smoothing width (default 1% of the nodes' range).
         seed: int or Generator for the probes.
+        executor: as :func:`hessian_trace` (each group of probes runs its Lanczos on it).
 
     Returns:
         :class:`SpectralDensityResult` (``nodes``, ``weights``, ``grid``, ``density``;
@@ -452,16 +534,16 @@ def hessian_spectral_density(f: Any, params: Any = None, num_probes: int = 10,
     basis = (m + 1) * op.size * op.dtype.itemsize
     group = int(max(1, min(PROBE_CHUNK, MAX_DENSE_BYTES // basis)))
     runs = []
-    for g in range(0, n_v, group):
-        batch = [Lanczos(op.matvec, z, m) for z in probes[g:g + group]]
-        while True:
-            live_runs = [run for run in batch if not run.done]
-            if not live_runs:
-                break
-            products = op.matmat(np.stack([run.current for run in live_runs]))
-            for run, w in zip(live_runs, products):
-                run.step(w)
-        runs += [_Finished(*run.ritz()[:2], run.m) for run in batch]
+    if executor is not None:
+        starts = range(0, n_v, group)
+        parts = _executor.run_jobs(executor, _probe_setup, _slq_work, (f, params, data, who),
+                                   [(probes[g:g + group], m) for g in starts], who)
+        for finished, products in parts:
+            runs += finished
+            op.num_products += products
+    else:
+        for g in range(0, n_v, group):
+            runs += _slq_group(op, probes[g:g + group], m)
     nodes, weights = np.zeros((n_v, m), op.dtype), np.zeros((n_v, m), op.dtype)
     width = 0
     for p, run in enumerate(runs):

@@ -30,6 +30,7 @@ import numpy as np
 from .._core.tree import tree_flatten, tree_map, tree_unflatten
 from .._ravel import ravel_pytree
 from ..training.callbacks.base import Callback
+from . import _executor
 from ._objective import Objective, _is_model, as_generator, as_objective
 from ._results import Result
 
@@ -329,7 +330,7 @@ class LossSurface2D(Result):
 def loss_slice_1d(f: Any, params: Any = None, direction: Any = None, *,
                   alphas: Any = np.linspace(-1, 1, 21), seed: Any = 0, metric: Any = None,
                   normalization: str | None = "filter", ignore: str | None = "biasbn",
-                  **data: Any) -> LossSlice1D:
+                  executor: Any = None, **data: Any) -> LossSlice1D:
     """The loss along a line through θ: L(θ + αd) for each α (Li et al. 2018 §3–4).
 
     Args:
@@ -344,6 +345,8 @@ def loss_slice_1d(f: Any, params: Any = None, direction: Any = None, *,
             loss and the shapes, as ``compile`` does), a Metric, or ``metric(y_true, y_pred)``
             (called on all data; its mean is taken).
         normalization, ignore: for the random direction (see :func:`random_directions`).
+        executor: a ``concurrent.futures.Executor`` to evaluate the grid on (chunks of points;
+            see :mod:`nnmath.distributed`); the result is bit-identical to the serial one.
         **data: ``x``, ``y``, ``sample_weight``, ``batch_size``, ``loss``, … for ``as_objective``.
 
     Returns:
@@ -361,6 +364,12 @@ def loss_slice_1d(f: Any, params: Any = None, direction: Any = None, *,
         direction = random_directions(obj.params, normalization, ignore, seed)
     d = _point(obj, direction, "direction")
     evaluate = _metric_evaluator(obj, metric, data)
+    if executor is not None:
+        loss, values = _grid_on(executor, "loss_slice_1d", f, params, data, metric,
+                                ("slice", obj.flat, d), alphas, None)
+        return LossSlice1D(alphas=alphas, loss=loss, metric=values,
+                           metric_name=None if evaluate is None else evaluate.name,
+                           direction=obj.unravel(d))
     loss = np.empty(alphas.size)
     values = None if evaluate is None else np.empty(alphas.size)
     for i, a in enumerate(alphas):
@@ -376,7 +385,8 @@ def loss_slice_1d(f: Any, params: Any = None, direction: Any = None, *,
 def loss_surface_2d(f: Any, params: Any = None, directions: Sequence | None = None, *,
                     alphas: Any = np.linspace(-1, 1, 21), betas: Any = None, seed: Any = 0,
                     metric: Any = None, normalization: str | None = "filter",
-                    ignore: str | None = "biasbn", **data: Any) -> LossSurface2D:
+                    ignore: str | None = "biasbn", executor: Any = None,
+                    **data: Any) -> LossSurface2D:
     """The loss on a plane through θ: L(θ + α d₁ + β d₂) on the grid α × β (Li et al. 2018).
 
     Args:
@@ -385,7 +395,7 @@ def loss_surface_2d(f: Any, params: Any = None, directions: Sequence | None = No
         directions: (d₁, d₂), pytrees like ``params`` or flat vectors (default: two
             ``random_directions(..., num=2)``).
         alphas, betas: the grids (``betas`` defaults to ``alphas``).
-        seed, metric, normalization, ignore, **data: as in :func:`loss_slice_1d`.
+        seed, metric, normalization, ignore, executor, **data: as in :func:`loss_slice_1d`.
 
     Returns:
         A :class:`LossSurface2D` with ``loss`` of shape (len(alphas), len(betas)).
@@ -412,6 +422,12 @@ def loss_surface_2d(f: Any, params: Any = None, directions: Sequence | None = No
     n1, n2 = float(np.linalg.norm(d1)), float(np.linalg.norm(d2))
     cosine = float(np.dot(d1, d2) / (n1 * n2)) if n1 > 0 and n2 > 0 else float("nan")
     evaluate = _metric_evaluator(obj, metric, data)
+    if executor is not None:
+        loss, values = _grid_on(executor, "loss_surface_2d", f, params, data, metric,
+                                ("surface", obj.flat, d1, d2), alphas, betas)
+        return LossSurface2D(alphas=alphas, betas=betas, loss=loss, cosine=cosine, metric=values,
+                             metric_name=None if evaluate is None else evaluate.name,
+                             directions=(obj.unravel(d1), obj.unravel(d2)))
     loss = np.empty((alphas.size, betas.size))
     values = None if evaluate is None else np.empty_like(loss)
     for i, a in enumerate(alphas):
@@ -461,7 +477,7 @@ class LinearInterpolation(Result):
 
 
 def linear_interpolation(f: Any, params_a: Any, params_b: Any, *, num: int = 21,
-                         alphas: Any = None, metric: Any = None,
+                         alphas: Any = None, metric: Any = None, executor: Any = None,
                          **data: Any) -> LinearInterpolation:
     """The loss on the straight line between two solutions, L((1−α)θ_a + αθ_b)
     (Goodfellow, Vinyals & Saxe 2015), with its barrier height (Frankle et al. 2020).
@@ -472,7 +488,7 @@ def linear_interpolation(f: Any, params_a: Any, params_b: Any, *, num: int = 21,
             (their ``params``); ``params_a=None`` with a Model is ``model.params``.
         num: the number of evenly spaced α in [0, 1] (when ``alphas`` is not given).
         alphas: the grid of α (may reach beyond [0, 1]; the barrier uses the part inside).
-        metric: as in :func:`loss_slice_1d`.
+        metric, executor: as in :func:`loss_slice_1d`.
         **data: ``x``, ``y``, ``loss``, … (see :func:`loss_slice_1d`).
 
     Returns:
@@ -495,13 +511,17 @@ def linear_interpolation(f: Any, params_a: Any, params_b: Any, *, num: int = 21,
     alphas = _grid(alphas, "alphas")
     wa, wb = obj.flat, _point(obj, params_b, "params_b")
     evaluate = _metric_evaluator(obj, metric, data)
-    loss = np.empty(alphas.size)
-    values = None if evaluate is None else np.empty(alphas.size)
-    for i, a in enumerate(alphas):
-        theta = (1.0 - float(a)) * wa + float(a) * wb
-        loss[i] = obj.value(theta)
-        if evaluate is not None:
-            values[i] = evaluate(theta)
+    if executor is not None:
+        loss, values = _grid_on(executor, "linear_interpolation", f, params_a, data, metric,
+                                ("line", wa, wb), alphas, None)
+    else:
+        loss = np.empty(alphas.size)
+        values = None if evaluate is None else np.empty(alphas.size)
+        for i, a in enumerate(alphas):
+            theta = (1.0 - float(a)) * wa + float(a) * wb
+            loss[i] = obj.value(theta)
+            if evaluate is not None:
+                values[i] = evaluate(theta)
     la, lb = obj.value(wa), obj.value(wb)
     barrier, where = _barrier(alphas, loss, la, lb)
     result = LinearInterpolation(alphas=alphas, loss=loss, loss_a=la, loss_b=lb, barrier=barrier,
@@ -513,6 +533,53 @@ def linear_interpolation(f: Any, params_a: Any, params_b: Any, *, num: int = 21,
             result.metric_barrier = _barrier(alphas, values, result.metric_a, result.metric_b,
                                              up=evaluate.direction == "up")[0]
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids on an executor (see _executor): chunks of points, each computed as the serial loop does
+# ---------------------------------------------------------------------------------------------
+
+def _grid_setup(context: tuple) -> tuple:
+    f, params, data, metric, path, alphas, betas = context
+    obj = _objective_at(f, params, data)
+    return obj, _metric_evaluator(obj, metric, data), path, alphas, betas
+
+
+def _grid_point(path: tuple, a: float, b: float | None) -> np.ndarray:
+    """θ at grid point (α, β), by the serial loops' expressions (bit for bit)."""
+    kind = path[0]
+    if kind == "slice":
+        return path[1] + a * path[2]
+    if kind == "surface":
+        return (path[1] + a * path[2]) + b * path[3]
+    return (1.0 - a) * path[1] + a * path[2]
+
+
+def _grid_work(state: tuple, points: range) -> tuple[list, list | None]:
+    obj, evaluate, path, alphas, betas = state
+    losses, values = [], None if evaluate is None else []
+    width = 1 if betas is None else betas.size
+    for k in points:
+        i, j = divmod(k, width)
+        theta = _grid_point(path, float(alphas[i]), None if betas is None else float(betas[j]))
+        losses.append(obj.value(theta))
+        if evaluate is not None:
+            values.append(evaluate(theta))
+    return losses, values
+
+
+def _grid_on(executor: Any, who: str, f: Any, params: Any, data: dict, metric: Any,
+             path: tuple, alphas: np.ndarray, betas: np.ndarray | None):
+    """(loss, metric) on the grid, its points in contiguous chunks on ``executor``."""
+    shape = (alphas.size,) if betas is None else (alphas.size, betas.size)
+    total = int(np.prod(shape))
+    parts = _executor.run_jobs(executor, _grid_setup, _grid_work,
+                               (f, params, data, metric, path, alphas, betas),
+                               _executor.split(total, executor), who)
+    loss = np.array([v for p in parts for v in p[0]], dtype=np.float64).reshape(shape)
+    values = None if metric is None else np.array(
+        [v for p in parts for v in p[1]], dtype=np.float64).reshape(shape)
+    return loss, values
 
 
 # ---------------------------------------------------------------------------------------------
