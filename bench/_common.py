@@ -27,7 +27,7 @@ THREADS = 2
 # environment (e.g. NNMATH_BENCH_QUIET_LIMIT=1 for a smoke test on a busy machine).
 QUIET_LIMIT = float(os.environ.get("NNMATH_BENCH_QUIET_LIMIT", "0.10"))
 MAX_WAIT = float(os.environ.get("NNMATH_BENCH_MAX_WAIT", "600"))
-BENCH_DATE = "2026-11-22"  # the date the recorded results are for (BENCHMARKS.md)
+BENCH_DATE = "2026-12-04"  # the date the recorded results are for (BENCHMARKS.md)
 
 # XLA's CPU client sizes its Eigen thread pool from the core count (2 on the reference machine).
 os.environ.setdefault("JAX_PLATFORMS", "cpu")

@@ -574,3 +574,53 @@ def test_history_plots_its_curves(built):
     assert axes[0].get_lines()[0].get_color().lower() == "#0072b2"
     with pytest.raises(ValueError, match="has no \\['nope'\\]"):
         built["history"].plot(["nope"])
+
+
+def test_every_remaining_result_has_a_labelled_picture():
+    """LossSlice1D, BezierCurve, TrajectoryPCA, ConvergenceRate, GradientFlowResult,
+    SpectralBiasResult and GradcheckResult, computed by their tools, each draw with labelled axes
+    and render as a PNG in Jupyter."""
+    import nnmath.keras as keras
+    import nnmath.numpy as mnp
+    from nnmath.analysis import _plot
+
+    def valley(p):
+        return mnp.sum((p[0] ** 2 - 1.0) ** 2) + p[1] ** 2
+
+    a, b = np.array([-1.0, 0.0]), np.array([1.0, 0.0])
+    q = A.quadratic([1.0, 4.0], seed=0)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
+
+    def build():
+        m = keras.Sequential([keras.layers.Dense(8, "tanh", input_shape=(1,), dtype="float64"),
+                              keras.layers.Dense(1, dtype="float64")])
+        m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return m
+    mlp = keras.Sequential([keras.layers.Dense(4, "tanh", input_shape=(3,), dtype="float64"),
+                            keras.layers.Dense(1, dtype="float64")])
+    mlp.compile(optimizer="sgd", loss="mse")
+    trajectory = [np.array([2.0, 1.0, 0.5]), np.array([1.0, 0.4, 0.1]), np.array([0.3, 0.2, 0.0]),
+                  np.zeros(3)]
+    results = {
+        "LossSlice1D": A.loss_slice_1d(valley, a, np.array([1.0, 0.0]),
+                                       alphas=np.linspace(-1, 1, 5)),
+        "BezierCurve": A.fit_bezier_curve(valley, a, b, num_steps=5, learning_rate=0.1, seed=0),
+        "TrajectoryPCA": A.trajectory_pca(trajectory),
+        "ConvergenceRate": A.convergence_rate("gd", q, max_iter=50),
+        "GradientFlowResult": A.gradient_flow(q, np.ones(2), (0.0, 1.0), learning_rate=0.1),
+        "SpectralBiasResult": A.spectral_bias(build, lambda t: np.sin(2 * np.pi * t),
+                                              num_points=8, epochs=4, record_every=2),
+        "GradcheckResult": A.gradcheck_model(mlp, x, y, max_entries_per_weight=2),
+    }
+    for name, r in results.items():
+        assert type(r).__name__ == name and _plot.plotter_for(r) is not None
+        drawn = r.plot()
+        axes = drawn if isinstance(drawn, list) else [drawn]
+        assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes), name
+        assert r._repr_png_().startswith(PNG), name
+    line = results["ConvergenceRate"].plot().get_lines()
+    assert len(line) == 3                       # error, gap and the theoretical ρᵏ‖e₀‖
+    np.testing.assert_allclose(line[0].get_ydata(), results["ConvergenceRate"].errors)
+    assert len(results["GradientFlowResult"].plot()) == 2     # with learning_rate: GD vs flow

@@ -31,7 +31,9 @@ __all__ = ["PALETTE", "PNG_DPI", "require_matplotlib", "new_axes", "figure_png",
            "plot_gradient_flow", "plot_eigenvalues", "plot_hessian_spectrum", "plot_trace",
            "plot_loss_surface", "plot_interpolation", "plot_ntk", "plot_reliability",
            "plot_uncertainty", "plot_mc_dropout", "plot_information_plane",
-           "plot_run_comparison", "plot_run_curves", "plot_ttest", "layer_keys"]
+           "plot_run_comparison", "plot_run_curves", "plot_ttest", "plot_loss_slice",
+           "plot_bezier", "plot_trajectory_pca", "plot_convergence", "plot_gradient_flow_ode",
+           "plot_spectral_bias", "plot_gradcheck", "layer_keys"]
 
 #: The Okabe–Ito colours (blue, orange, bluish green, vermillion, reddish purple, sky blue,
 #: yellow, black): distinguishable with protanopia, deuteranopia and tritanopia.
@@ -336,6 +338,83 @@ def plot_interpolation(*paths: Any, labels: Sequence | None = None, ax: Any = No
     return _out(axes)
 
 
+def plot_loss_slice(r: Any, ax: Any = None):
+    """L(θ + αd) against α of a :class:`LossSlice1D` (and the metric in a second panel when
+    computed); θ is at α = 0. Returns the Axes (a list of two with a metric).
+
+    >>> import nnmath.numpy as mnp
+    >>> from nnmath.analysis import loss_slice_1d
+    >>> r = loss_slice_1d(lambda p: mnp.sum(p ** 2), np.array([0.0]), np.array([1.0]),
+    ...                   alphas=np.linspace(-1, 1, 5))
+    >>> plot_loss_slice(r).get_xlabel()
+    'α (units of d)'
+    """
+    panels = [("loss", r.loss)] + ([(r.metric_name or "metric", r.metric)]
+                                   if r.metric is not None else [])
+    axes = new_axes(len(panels), (9.0, 3.4) if len(panels) == 2 else None, ax)
+    for i, (a, (name, values)) in enumerate(zip(axes, panels)):
+        a.plot(r.alphas, values, color=_color(i), marker=".")
+        a.axvline(0, color="grey", linewidth=0.6)
+        a.set_xlabel("α (units of d)")
+        a.set_ylabel(name)
+        a.set_title(f"{name} along a line through θ")
+    return _out(axes)
+
+
+def plot_bezier(r: Any, ax: Any = None):
+    """Mode connectivity of a :class:`BezierCurve`: the loss along the trained curve φ(t) and
+    along the straight line, with both barriers; and the training losses L(φ(t_k)).
+
+    >>> from types import SimpleNamespace as R
+    >>> t = np.linspace(0, 1, 5)
+    >>> r = R(ts=t, loss=1 + 0 * t, linear_loss=1 + t * (1 - t), barrier=0.0,
+    ...       linear_barrier=0.25, train_losses=np.array([2.0, 1.5, 1.0]))
+    >>> [a.get_title() for a in plot_bezier(r)]
+    ['loss along the paths', 'training the curve']
+    """
+    axes = new_axes(2, (9.0, 3.4), ax)
+    axes[0].plot(r.ts, r.loss, color=_color(0), marker=".",
+                 label=f"Bézier curve (barrier {r.barrier:.3g})")
+    axes[0].plot(r.ts, r.linear_loss, color=_color(1), marker=".", linestyle="--",
+                 label=f"straight line (barrier {r.linear_barrier:.3g})")
+    axes[0].set_xlabel("t   (0: θ_A, 1: θ_B; dimensionless)")
+    axes[0].set_ylabel("loss")
+    axes[0].set_title("loss along the paths")
+    axes[0].legend(frameon=False, fontsize=8)
+    steps = np.arange(1, len(r.train_losses) + 1)
+    axes[1].plot(steps, r.train_losses, color=_color(2), linewidth=0.8)
+    _log_y(axes[1], r.train_losses)
+    axes[1].set_xlabel("training step")
+    axes[1].set_ylabel("L(φ(t_k)) at the sampled t_k")
+    axes[1].set_title("training the curve")
+    return axes
+
+
+def plot_trajectory_pca(r: Any, ax: Any = None):
+    """The checkpoints of a :class:`TrajectoryPCA` in the plane of its first two principal
+    directions (θ_final at the origin), axes labelled with the variance they explain.
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(coordinates=np.array([[2.0, 1.0], [1.0, 0.2], [0.0, 0.0]]),
+    ...       explained_variance_ratio=np.array([0.9, 0.1]))
+    >>> plot_trajectory_pca(r).get_xlabel()
+    'PC 1 (90.0% of the variance; parameter units)'
+    """
+    (ax,) = new_axes(1, ax=ax)
+    c = np.asarray(r.coordinates, dtype=float)
+    evr = np.asarray(r.explained_variance_ratio, dtype=float)
+    ys = c[:, 1] if c.shape[1] > 1 else np.zeros(len(c))
+    ax.plot(c[:, 0], ys, color=PALETTE[0], marker=".", label="checkpoints")
+    ax.plot(c[:1, 0], ys[:1], marker="o", color=PALETTE[1], linestyle="none", label="start")
+    ax.plot([0], [0], marker="*", color=PALETTE[3], markersize=11, linestyle="none",
+            label="final θ")
+    ax.set_xlabel(f"PC 1 ({100 * evr[0]:.1f}% of the variance; parameter units)")
+    ax.set_ylabel(f"PC 2 ({100 * evr[1]:.1f}%)" if evr.size > 1 else "(one component)")
+    ax.set_title("training trajectory in its principal plane")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
 def plot_ntk(spectrum: Any, kernel: Any = None, labels: Any = None, ax: Any = None):
     """The eigenvalues of an :class:`NTKSpectrum` (descending, log scale, the rounding level
     n·ε·λ_max of the dtype dashed) and, when ``kernel`` is given, the normalised kernel
@@ -584,6 +663,126 @@ def plot_ttest(r: Any, ax: Any = None):
 
 
 # ---------------------------------------------------------------------------------------------
+# Optimisation theory and gradient checks
+# ---------------------------------------------------------------------------------------------
+
+def plot_convergence(r: Any, ax: Any = None):
+    """‖θ_k − θ*‖ and f(θ_k) − f* of a :class:`ConvergenceRate` on a log scale, with the
+    theoretical linear rate ρᵏ‖θ₀ − θ*‖ when known.
+
+    >>> from types import SimpleNamespace as R
+    >>> k = np.arange(6)
+    >>> r = R(errors=0.5 ** k, gaps=0.25 ** k, theoretical_rate=0.5, measured_rate=0.5,
+    ...       method="gd")
+    >>> plot_convergence(r).get_yscale()
+    'log'
+    """
+    (ax,) = new_axes(1, ax=ax)
+    e, g = np.asarray(r.errors, dtype=float), np.asarray(r.gaps, dtype=float)
+    k = np.arange(len(e))
+    ax.plot(k, e, color=PALETTE[0], label=f"‖θ_k − θ*‖ (measured ρ̂ = {r.measured_rate:.4g})")
+    ax.plot(np.arange(len(g)), g, color=PALETTE[2], label="f(θ_k) − f*")
+    if r.theoretical_rate is not None and e.size and e[0] > 0:
+        ax.plot(k, e[0] * float(r.theoretical_rate) ** k, color=PALETTE[3], linestyle="--",
+                label=f"ρᵏ‖θ₀ − θ*‖ (ρ = {r.theoretical_rate:.4g})")
+    positive = np.concatenate([e, g])
+    positive = positive[np.isfinite(positive) & (positive > 0)]
+    if positive.size:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=max(positive.min(), 1e-300) / 2)
+    ax.set_xlabel("iteration k")
+    ax.set_ylabel("error (parameter units) / gap (loss units)", fontsize=9)
+    ax.set_title(f"convergence of {r.method}")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_gradient_flow_ode(r: Any, ax: Any = None):
+    """A :class:`GradientFlowResult`: L(θ(t)) and ‖∇L(θ(t))‖ along the flow dθ/dt = −∇L (log
+    scales), and ‖θ_k − θ(kη)‖ of gradient descent against the flow when computed.
+
+    >>> from types import SimpleNamespace as R
+    >>> t = np.linspace(0, 1, 5)
+    >>> r = R(t=t, loss=np.exp(-t), grad_norm=np.exp(-t), gd_deviation=None, learning_rate=None)
+    >>> plot_gradient_flow_ode(r).get_xlabel()
+    't (flow time: learning rate × steps)'
+    """
+    with_gd = getattr(r, "gd_deviation", None) is not None
+    axes = new_axes(2 if with_gd else 1, (9.0, 3.4) if with_gd else None, ax)
+    t = np.asarray(r.t, dtype=float)
+    axes[0].plot(t, r.loss, color=PALETTE[0], label="L(θ(t))")
+    axes[0].plot(t, r.grad_norm, color=PALETTE[2], label="‖∇L(θ(t))‖")
+    _log_y(axes[0], np.concatenate([np.ravel(r.loss), np.ravel(r.grad_norm)]))
+    axes[0].set_xlabel("t (flow time: learning rate × steps)")
+    axes[0].set_ylabel("loss / gradient norm")
+    axes[0].set_title("gradient flow dθ/dt = −∇L(θ)")
+    axes[0].legend(frameon=False, fontsize=8)
+    if with_gd:
+        dev = np.asarray(r.gd_deviation, dtype=float)
+        axes[1].plot(np.arange(len(dev)), dev, color=PALETTE[3], marker=".")
+        axes[1].set_xlabel("gradient-descent step k")
+        axes[1].set_ylabel("‖θ_k − θ(kη)‖ (parameter units)")
+        axes[1].set_title(f"GD vs the flow (η = {r.learning_rate:g})")
+    return _out(axes)
+
+
+def plot_spectral_bias(r: Any, ax: Any = None):
+    """A :class:`SpectralBiasResult` as an image: the relative error |f̂_θ(k) − f̂*(k)|/|f̂*(k)|
+    of each tracked frequency (rows) over the recorded epochs (columns); low frequencies are
+    learned first (Rahaman et al. 2019).
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(frequencies=np.array([1, 4]), epochs=np.array([0, 10, 20]),
+    ...       relative_errors=np.array([[1.0, 1.0], [0.1, 0.8], [0.01, 0.2]]), threshold=0.1)
+    >>> plot_spectral_bias(r).get_ylabel()
+    'frequency k (cycles per period)'
+    """
+    from matplotlib.colors import LogNorm
+    (ax,) = new_axes(1, ax=ax)
+    err = np.asarray(r.relative_errors, dtype=float).T          # frequencies × epochs
+    err = np.clip(err, 1e-6, None)
+    epochs, freqs = np.asarray(r.epochs), np.asarray(r.frequencies)
+    image = ax.imshow(err, aspect="auto", origin="lower", cmap="magma",
+                      norm=LogNorm(err.min(), max(err.max(), err.min() * 10)),
+                      extent=(-0.5, len(epochs) - 0.5, -0.5, len(freqs) - 0.5))
+    ax.set_xticks(np.arange(len(epochs)), [str(int(e)) for e in epochs], fontsize=7)
+    ax.set_yticks(np.arange(len(freqs)), [f"{f:g}" for f in freqs], fontsize=8)
+    cbar = ax.figure.colorbar(image, ax=ax)
+    cbar.set_label(f"relative error (log scale; learned below {r.threshold:g})", fontsize=8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("frequency k (cycles per period)")
+    ax.set_title("spectral bias: error of each frequency")
+    ax.grid(False)
+    return ax
+
+
+def plot_gradcheck(r: Any, ax: Any = None):
+    """A :class:`GradcheckResult`: each weight's relative error ‖g − g_fd‖/max(‖g‖, ‖g_fd‖)
+    (log scale) against the tolerance; failed weights in vermillion.
+
+    >>> from types import SimpleNamespace as R
+    >>> rows = [R(layer="dense", weight="kernel", relative_error=1e-9, passed=True),
+    ...         R(layer="dense", weight="bias", relative_error=1e-3, passed=False)]
+    >>> plot_gradcheck(R(rows=rows, rtol=1e-5, passed=False)).get_ylabel()
+    'relative error (dimensionless)'
+    """
+    (ax,) = new_axes(1, ax=ax)
+    rel = np.array([max(float(row.relative_error), 1e-17) for row in r.rows])
+    names = [f"{row.layer}/{row.weight}" for row in r.rows]
+    colors = [PALETTE[2] if row.passed else PALETTE[3] for row in r.rows]
+    ax.bar(np.arange(len(rel)), rel, color=colors)
+    ax.axhline(r.rtol, color="black", linestyle="--", linewidth=0.8, label=f"rtol = {r.rtol:g}")
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(rel)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_xlabel("weight")
+    ax.set_ylabel("relative error (dimensionless)")
+    ax.set_title("gradient check: " + ("all passed" if r.passed else
+                                        f"{sum(not row.passed for row in r.rows)} failed"))
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
 # Dispatch: result.plot(), result._repr_png_(), result._repr_html_()
 # ---------------------------------------------------------------------------------------------
 
@@ -604,6 +803,13 @@ PLOTTERS: dict[str, Callable] = {
     "InformationPlaneResult": plot_information_plane,
     "RunComparison": plot_run_comparison,
     "TtestResult": plot_ttest,
+    "LossSlice1D": plot_loss_slice,
+    "BezierCurve": plot_bezier,
+    "TrajectoryPCA": plot_trajectory_pca,
+    "ConvergenceRate": plot_convergence,
+    "GradientFlowResult": plot_gradient_flow_ode,
+    "SpectralBiasResult": plot_spectral_bias,
+    "GradcheckResult": plot_gradcheck,
 }
 
 

@@ -43,8 +43,8 @@ class multivariate_normal_gen:
     r"""The multivariate normal N(μ, Σ):
 
     log f(x) = −½ (d log 2π + log det Σ + (x − μ)ᵀ Σ⁻¹ (x − μ)), computed from the Cholesky factor
-    Σ = L Lᵀ: log det Σ = 2 Σᵢ log Lᵢᵢ, and the Mahalanobis term is ‖L⁻¹(x − μ)‖² (one triangular
-    system, solved as a general one: nnmath.numpy.linalg.solve). Derivatives reach x, μ and Σ
+    Σ = L Lᵀ: log det Σ = 2 Σᵢ log Lᵢᵢ, and the Mahalanobis term is ‖L⁻¹(x − μ)‖² (L⁻¹ formed once, then
+    one (n × d)(d × d) product for all points). Derivatives reach x, μ and Σ
     (through Cholesky's rule; a perturbation of Σ is read symmetrically, as scipy reads only Σ's
     lower triangle).
 
@@ -95,7 +95,11 @@ class multivariate_normal_gen:
                              f"axis, the distribution {d}")
         lead = x.shape[:-1]
         dev = SH.reshape(x - mean, (-1, d))
-        z = LA.solve(chol, SH.transpose(dev))                     # L⁻¹(x − μ), one column per point
+        # Z = L⁻¹ (x − μ)ᵀ, one column per point: L⁻¹ = solve(L, I) formed once (d × d), then one
+        # (d × d)(d × n) product — BLAS reads the transposed rows in place — instead of a solve
+        # against n right-hand sides
+        chol_inv = LA.solve(chol, np.eye(d, dtype=physical(chol).dtype))
+        z = chol_inv @ SH.transpose(dev)
         maha = R.sum(z * z, axis=0)
         logdet = 2.0 * R.sum(E.log(SH.diagonal(chol)))
         out = -0.5 * (maha + (d * _LOG_2PI + logdet))
