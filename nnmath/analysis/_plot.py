@@ -33,7 +33,11 @@ __all__ = ["PALETTE", "PNG_DPI", "require_matplotlib", "new_axes", "figure_png",
            "plot_uncertainty", "plot_mc_dropout", "plot_information_plane",
            "plot_run_comparison", "plot_run_curves", "plot_ttest", "plot_loss_slice",
            "plot_bezier", "plot_trajectory_pca", "plot_convergence", "plot_gradient_flow_ode",
-           "plot_spectral_bias", "plot_gradcheck", "layer_keys"]
+           "plot_spectral_bias", "plot_gradcheck", "plot_sinkhorn",
+           "plot_sinkhorn_barycenter", "plot_barycenter_1d", "plot_ensemble_prediction",
+           "plot_deep_ensemble", "plot_mean_field", "plot_langevin", "plot_rademacher",
+           "plot_hessian_diagonal", "plot_ntk_prediction", "plot_jacobian_spectrum",
+           "plot_activation_statistics", "layer_keys"]
 
 #: The Okabe–Ito colours (blue, orange, bluish green, vermillion, reddish purple, sky blue,
 #: yellow, black): distinguishable with protanopia, deuteranopia and tritanopia.
@@ -783,6 +787,436 @@ def plot_gradcheck(r: Any, ax: Any = None):
 
 
 # ---------------------------------------------------------------------------------------------
+# Optimal transport
+# ---------------------------------------------------------------------------------------------
+
+def plot_sinkhorn(r: Any, ax: Any = None):
+    """The plan P of a :class:`SinkhornResult` as an image (rows: source points i, columns:
+    target points j), with its marginals P1 (right) and Pᵀ1 (top) as bars.
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(plan=np.array([[0.4, 0.1], [0.0, 0.5]]), reg=0.1, cost=0.1, marginal_error=0.0)
+    >>> plot_sinkhorn(r).images[0].get_array().tolist()
+    [[0.4, 0.1], [0.0, 0.5]]
+    """
+    (ax,) = new_axes(1, (5.2, 4.6), ax)
+    P = np.asarray(r.plan, dtype=float)
+    n, m = P.shape
+    image = ax.imshow(P, cmap="viridis", aspect="auto", interpolation="nearest",
+                      extent=(-0.5, m - 0.5, n - 0.5, -0.5))
+    ax.figure.colorbar(image, ax=ax, location="bottom", shrink=0.7).set_label(
+        "mass Pᵢⱼ (probability)", fontsize=8)
+    ax.set_xlabel("target point j")
+    ax.set_ylabel("source point i")
+    ax.grid(False)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top = ax.inset_axes((0.0, 1.03, 1.0, 0.2), sharex=ax)
+    top.bar(np.arange(m), P.sum(axis=0), width=0.9, color=PALETTE[1])
+    top.set_ylabel("Pᵀ1", fontsize=7)
+    right = ax.inset_axes((1.03, 0.0, 0.2, 1.0), sharey=ax)
+    right.barh(np.arange(n), P.sum(axis=1), height=0.9, color=PALETTE[0])
+    right.set_xlabel("P1", fontsize=7)
+    for a in (top, right):
+        a.tick_params(labelsize=6, labelbottom=a is right, labelleft=a is top)
+    top.set_title(f"entropic OT plan (ε = {float(r.reg):g}, ⟨P, M⟩ = {float(r.cost):.4g}, "
+                  f"marginal error {float(r.marginal_error):.1e})", fontsize=9)
+    return ax
+
+
+def plot_sinkhorn_barycenter(r: Any, ax: Any = None):
+    """The histogram of a :class:`SinkhornBarycenterResult` over the grid's points.
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(barycenter=np.array([0.25, 0.5, 0.25]), n_iter=10, marginal_error=1e-10,
+    ...       converged=True)
+    >>> [float(p.get_height()) for p in plot_sinkhorn_barycenter(r).patches]
+    [0.25, 0.5, 0.25]
+    """
+    (ax,) = new_axes(1, ax=ax)
+    q = np.asarray(r.barycenter, dtype=float)
+    ax.bar(np.arange(len(q)), q, width=0.9, color=PALETTE[0])
+    ax.set_xlabel("grid point i (support of the cost matrix M)")
+    ax.set_ylabel("mass qᵢ (probability)")
+    state = "converged" if r.converged else "not converged"
+    ax.set_title(f"entropic barycenter ({r.n_iter} iterations, {state}, marginal error "
+                 f"{float(r.marginal_error):.1e})", fontsize=9)
+    return ax
+
+
+def plot_barycenter_1d(r: Any, ax: Any = None):
+    """A :class:`Barycenter1DResult`: its quantile function F⁻¹(u) (the average of the inputs'
+    quantile functions, a step function) and its probability masses at the support points.
+    Returns the two Axes.
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(values=np.array([1.5, 2.0, 3.5]), weights=np.array([0.5, 0.25, 0.25]))
+    >>> plot_barycenter_1d(r)[0].patches[0].get_data().edges.tolist()
+    [0.0, 0.5, 0.75, 1.0]
+    """
+    axes = new_axes(2, (9.0, 3.4), ax)
+    v, w = np.asarray(r.values, dtype=float), np.asarray(r.weights, dtype=float)
+    axes[0].stairs(v, np.concatenate([[0.0], np.cumsum(w)]), baseline=None, color=PALETTE[0],
+                   linewidth=1.6)
+    axes[0].set_xlim(0, 1)
+    axes[0].set_xlabel("cumulative level u (probability)")
+    axes[0].set_ylabel("quantile F⁻¹(u) (units of the data)")
+    axes[0].set_title("quantile function of the barycenter")
+    axes[1].vlines(v, 0, w, color=PALETTE[0])
+    axes[1].plot(v, w, "o", color=PALETTE[0])
+    axes[1].set_ylim(bottom=0)
+    axes[1].set_xlabel("support point (units of the data)")
+    axes[1].set_ylabel("probability mass")
+    axes[1].set_title(f"W₂ barycenter: {len(v)} support points")
+    return axes
+
+
+# ---------------------------------------------------------------------------------------------
+# Ensembles, variational and sampled posteriors
+# ---------------------------------------------------------------------------------------------
+
+def _is_probabilities(x: np.ndarray) -> bool:
+    return (x.ndim == 2 and x.shape[-1] > 1 and bool(np.all((x >= 0) & (x <= 1)))
+            and np.allclose(x.sum(-1), 1.0, atol=1e-6))
+
+
+def plot_ensemble_prediction(r: Any, ax: Any = None):
+    """An :class:`EnsemblePrediction` per point (the result keeps no inputs: the x axis is the
+    point's index). Regression: every member's μₘ (thin), the ensemble's μ* with ±2σ* (and ±2
+    of the aleatoric σ when members are Gaussian); the first output when there are several.
+    Classification (rows of probabilities): the mean probability of the predicted class, each
+    member's probability of it (dots) and ±2 of their spread.
+
+    >>> from types import SimpleNamespace as R
+    >>> mu = np.array([[[0.0], [1.0]], [[2.0], [1.0]]])              # 2 members, 2 points
+    >>> r = R(mean=mu.mean(0), variance=mu.var(0), aleatoric=None, epistemic=mu.var(0),
+    ...       member_means=mu, member_variances=None)
+    >>> plot_ensemble_prediction(r).get_lines()[-1].get_ydata().tolist()
+    [1.0, 1.0]
+    """
+    (ax,) = new_axes(1, ax=ax)
+    mean = np.asarray(r.mean, dtype=float)
+    members = np.asarray(r.member_means, dtype=float)
+    M = len(members)
+    i = np.arange(len(mean))
+    if _is_probabilities(mean):
+        k = mean.argmax(-1)
+        top = np.take_along_axis(mean, k[:, None], axis=-1)[:, 0]
+        per_member = np.take_along_axis(members, np.broadcast_to(k[None, :, None],
+                                                                 (M, len(k), 1)), -1)[..., 0]
+        spread = per_member.std(axis=0)
+        for m in range(M):
+            ax.plot(i, per_member[m], ".", color=PALETTE[5], alpha=0.6,
+                    label="members" if m == 0 else None)
+        ax.errorbar(i, top, yerr=2 * spread, fmt="o", color=PALETTE[0], capsize=3,
+                    label="ensemble ± 2 sd of the members")
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("point (index)")
+        ax.set_ylabel("probability of the predicted class")
+        ax.set_title(f"deep ensemble, M = {M} members")
+    else:
+        flat = lambda a: np.asarray(a, dtype=float).reshape(len(mean), -1)[:, 0]  # noqa: E731
+        mu, sd = flat(mean), np.sqrt(flat(r.variance))
+        for m in range(M):
+            ax.plot(i, members[m].reshape(len(mean), -1)[:, 0], color=PALETTE[5],
+                    linewidth=0.7, alpha=0.7, label="members μₘ" if m == 0 else None)
+        ax.fill_between(i, mu - 2 * sd, mu + 2 * sd, color=PALETTE[0], alpha=0.15,
+                        label="μ* ± 2σ* (total)")
+        if r.aleatoric is not None:
+            sa = np.sqrt(flat(r.aleatoric))
+            ax.fill_between(i, mu - 2 * sa, mu + 2 * sa, color=PALETTE[1], alpha=0.2,
+                            label="μ* ± 2σ (aleatoric)")
+        ax.plot(i, mu, color=PALETTE[0], linewidth=1.8, label="ensemble mean μ*")
+        ax.set_xlabel("point (index)")
+        ax.set_ylabel("prediction (output units)")
+        extra = "" if mean.size == len(mean) else ", first output"
+        ax.set_title(f"deep ensemble, M = {M} members{extra}")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_deep_ensemble(r: Any, ax: Any = None):
+    """A :class:`DeepEnsemble`: its prediction (see :func:`plot_ensemble_prediction`) and every
+    member's training loss per epoch. Returns the two Axes (one without recorded histories).
+
+    >>> from types import SimpleNamespace as R
+    >>> mu = np.array([[[0.0], [1.0]], [[2.0], [1.0]]])
+    >>> p = R(mean=mu.mean(0), variance=mu.var(0), aleatoric=None, epistemic=mu.var(0),
+    ...       member_means=mu, member_variances=None)
+    >>> r = R(prediction=p, seeds=[0, 1], final_losses=[0.5, 0.4],
+    ...       histories=[{"loss": [1.0, 0.5]}, {"loss": [0.9, 0.4]}])
+    >>> plot_deep_ensemble(r)[1].get_xlabel()
+    'epoch'
+    """
+    hs = [_history_dict(h) for h in (getattr(r, "histories", None) or [])]
+    hs = [h for h in hs if h.get("loss")]
+    axes = new_axes(2 if hs else 1, (9.6, 3.6) if hs else None, ax)
+    plot_ensemble_prediction(r.prediction, ax=axes[0])
+    if hs:
+        values = []
+        for m, (h, seed) in enumerate(zip(hs, r.seeds)):
+            loss = np.asarray(h["loss"], dtype=float)
+            axes[1].plot(np.arange(1, len(loss) + 1), loss, color=_color(m),
+                         label=f"seed {seed}" if m < 8 else None)
+            values += list(loss)
+        _log_y(axes[1], values)
+        axes[1].set_xlabel("epoch")
+        axes[1].set_ylabel("training loss")
+        axes[1].set_title("members' training")
+        axes[1].legend(frameon=False, fontsize=7)
+    return _out(axes)
+
+
+def plot_mean_field(r: Any, ax: Any = None):
+    """A :class:`MeanFieldPosterior`: the one-draw estimates of −ELBO at each step with their
+    running mean over a window, and each parameter's posterior μᵢ ± 2σᵢ (the σᵢ as a histogram
+    for more than 60 parameters). Returns the two Axes.
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(history=np.array([3.0, 2.0, 1.5, 1.2]), mean_flat=np.array([0.5, -1.0]),
+    ...       std_flat=np.array([0.1, 0.2]), elbo=-1.2, elbo_std_error=0.1, num_steps=4)
+    >>> plot_mean_field(r)[0].get_lines()[0].get_ydata().tolist()
+    [3.0, 2.0, 1.5, 1.2]
+    """
+    axes = new_axes(2, (9.6, 3.6), ax)
+    h = np.asarray(r.history, dtype=float)
+    steps = np.arange(1, len(h) + 1)
+    axes[0].plot(steps, h, color=PALETTE[5], linewidth=0.6, label="one-draw −ELBO")
+    w = max(1, len(h) // 20)
+    if w > 1:
+        smooth = np.convolve(h, np.ones(w) / w, mode="valid")
+        axes[0].plot(steps[w - 1:], smooth, color=PALETTE[0], label=f"running mean ({w} steps)")
+    axes[0].set_xlabel("optimisation step")
+    axes[0].set_ylabel("−ELBO (nats)")
+    axes[0].set_title(f"ELBO = {float(r.elbo):.4g} ± {float(r.elbo_std_error):.2g}")
+    axes[0].legend(frameon=False, fontsize=8)
+    mu, sd = np.asarray(r.mean_flat, dtype=float), np.asarray(r.std_flat, dtype=float)
+    if mu.size <= 60:
+        axes[1].errorbar(np.arange(mu.size), mu, yerr=2 * sd, fmt="o", color=PALETTE[0],
+                         capsize=3, markersize=4)
+        axes[1].set_xlabel("parameter (flat index)")
+        axes[1].set_ylabel("posterior μᵢ ± 2σᵢ (parameter units)")
+    else:
+        axes[1].hist(sd, bins=30, color=PALETTE[0])
+        axes[1].set_xlabel("posterior σᵢ (parameter units)")
+        axes[1].set_ylabel("parameters")
+    axes[1].set_title(f"q(θ) = Πᵢ N(μᵢ, σᵢ²), {mu.size:,} parameters")
+    return axes
+
+
+def plot_langevin(r: Any, ax: Any = None, max_parameters: int = 4):
+    """:class:`LangevinSamples`: the trace of the first ``max_parameters`` parameters over the
+    kept states, and their histograms with the sample means. Returns the two Axes.
+
+    >>> from types import SimpleNamespace as R
+    >>> s = np.array([[0.0, 1.0], [0.5, 0.8], [-0.5, 1.2]])
+    >>> r = R(samples=s, mean=s.mean(0), mean_std_error=np.zeros(2), temperature=1.0,
+    ...       learning_rate=0.01, num_steps=10)
+    >>> plot_langevin(r)[0].get_lines()[1].get_ydata().tolist()
+    [1.0, 0.8, 1.2]
+    """
+    axes = new_axes(2, (9.6, 3.6), ax)
+    s = np.asarray(r.samples, dtype=float).reshape(len(r.samples), -1)
+    mean, se = np.asarray(r.mean, dtype=float), np.asarray(r.mean_std_error, dtype=float)
+    k = min(max_parameters, s.shape[1])
+    for j in range(k):
+        axes[0].plot(np.arange(len(s)), s[:, j], color=_color(j), linewidth=0.7,
+                     label=f"θ[{j}]")
+        axes[1].hist(s[:, j], bins=30, histtype="step", density=True, color=_color(j),
+                     label=f"θ[{j}]: mean {mean[j]:.3g} ± {se[j]:.2g}")
+        axes[1].axvline(mean[j], color=_color(j), linestyle="--", linewidth=0.8)
+    axes[0].set_xlabel("kept sample (after burn-in and thinning)")
+    axes[0].set_ylabel("parameter value (parameter units)")
+    axes[0].set_title(f"SGLD trace (T = {float(r.temperature):g}, η = "
+                      f"{float(r.learning_rate):g}, {r.num_steps:,} steps)", fontsize=9)
+    axes[0].legend(frameon=False, fontsize=7)
+    axes[1].set_xlabel("parameter value (parameter units)")
+    axes[1].set_ylabel("density (per parameter unit)")
+    extra = f" (first {k} of {s.shape[1]})" if s.shape[1] > k else ""
+    axes[1].set_title("marginal histograms" + extra, fontsize=9)
+    axes[1].legend(frameon=False, fontsize=7)
+    return axes
+
+
+# ---------------------------------------------------------------------------------------------
+# Generalisation, curvature per layer, NTK predictions, signal propagation
+# ---------------------------------------------------------------------------------------------
+
+def plot_rademacher(r: Any, ax: Any = None):
+    """A :class:`RademacherResult`: the histogram of the suprema sup_h (1/n) Σᵢ σᵢ h(xᵢ) over the
+    sign draws, their mean R̂ₙ ± 2 SE and, when known, the upper bound B·√(Σ‖xᵢ‖²)/n.
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(draws=np.array([0.2, 0.3, 0.4]), estimate=0.3, standard_error=0.06, num_draws=3,
+    ...       num_samples=5, exact=False, method="linear", upper_bound=0.5)
+    >>> plot_rademacher(r).get_xlabel()
+    'supremum over H of (1/n) Σᵢ σᵢ h(xᵢ) (output units)'
+    """
+    (ax,) = new_axes(1, ax=ax)
+    d = np.asarray(r.draws, dtype=float)
+    ax.hist(d, bins=min(30, max(5, len(d) // 5)), color=PALETTE[5], label="sign draws σ")
+    ax.axvline(r.estimate, color=PALETTE[0], linewidth=1.6, label=f"R̂ₙ = {r.estimate:.4g}")
+    if r.standard_error > 0:
+        ax.axvspan(r.estimate - 2 * r.standard_error, r.estimate + 2 * r.standard_error,
+                   color=PALETTE[0], alpha=0.15, label="R̂ₙ ± 2 SE")
+    if r.upper_bound is not None:
+        ax.axvline(r.upper_bound, color=PALETTE[3], linestyle="--",
+                   label=f"bound B·√Σ‖xᵢ‖²/n = {r.upper_bound:.4g}")
+    ax.set_xlabel("supremum over H of (1/n) Σᵢ σᵢ h(xᵢ) (output units)")
+    ax.set_ylabel("sign draws")
+    how = "all 2ⁿ sign vectors" if r.exact else f"{r.num_draws:,} sign draws"
+    ax.set_title(f"empirical Rademacher complexity (n = {r.num_samples}, {how}, {r.method})",
+                 fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def _leaves(tree: Any, path: str = "") -> list:
+    """``[(path, array)]`` of a pytree of dicts, lists and tuples (an array at the top: "θ")."""
+    if isinstance(tree, Mapping):
+        return [leaf for k, v in tree.items()
+                for leaf in _leaves(v, f"{path}/{k}" if path else str(k))]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for i, v in enumerate(tree)
+                for leaf in _leaves(v, f"{path}/{i}" if path else str(i))]
+    return [(path or "θ", np.asarray(tree, dtype=float))]
+
+
+def plot_hessian_diagonal(r: Any, ax: Any = None):
+    """A :class:`DiagonalResult`: the histogram of the Hessian's diagonal entries ∂²L/∂θᵢ²,
+    one per weight of the parameter tree (its path in the legend).
+
+    >>> from types import SimpleNamespace as R
+    >>> r = R(diagonal={"w": np.array([1.0, 2.0]), "b": np.array([0.5])}, num_samples=3,
+    ...       exact=True, num_hvps=3)
+    >>> plot_hessian_diagonal(r).get_legend().get_texts()[0].get_text()
+    'w (2 entries, mean 1.5)'
+    """
+    (ax,) = new_axes(1, ax=ax)
+    leaves = [(name, v.ravel()) for name, v in _leaves(r.diagonal) if v.size]
+    everything = np.concatenate([v for _, v in leaves]) if leaves else np.zeros(1)
+    lo, hi = float(everything.min()), float(everything.max())
+    bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 31)
+    for i, (name, v) in enumerate(leaves):
+        ax.hist(v, bins=bins, histtype="step", linewidth=1.4, color=_color(i),
+                label=f"{name} ({v.size:,} entries, mean {v.mean():.3g})")
+    ax.axvline(0, color="grey", linewidth=0.6)
+    ax.set_xlabel("diagonal entry ∂²L/∂θᵢ² (loss units per parameter²)")
+    ax.set_ylabel("entries")
+    how = ("exact, unit vectors" if r.exact else f"Hutchinson, {r.num_samples} probes")
+    ax.set_title(f"Hessian diagonal per weight ({how})", fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_ntk_prediction(r: Any, ax: Any = None, max_outputs: int = 8):
+    """An :class:`NTKPrediction`: the linearised network's outputs f_t on the training points
+    (solid) and the test points (dashed) against the training time t (symlog axis; t = ∞ drawn
+    as a dotted level on the right); for one time, the outputs per point.
+
+    >>> from types import SimpleNamespace as R
+    >>> t = np.array([0.0, 1.0, 2.0])
+    >>> r = R(t=t, train=np.array([[0.0], [0.6], [0.9]]), test=None)
+    >>> plot_ntk_prediction(r).get_lines()[0].get_ydata().tolist()
+    [0.0, 0.6, 0.9]
+    """
+    (ax,) = new_axes(1, ax=ax)
+    t = np.asarray(r.t, dtype=float)
+    sets = [("train", np.asarray(r.train, dtype=float), "-")]
+    if r.test is not None:
+        sets.append(("test", np.asarray(r.test, dtype=float), "--"))
+    if t.ndim == 0:
+        start = 0
+        for j, (name, f, _) in enumerate(sets):
+            f = f.ravel()
+            ax.plot(start + np.arange(len(f)), f, "o", color=_color(j), label=f"{name} points")
+            start += len(f)
+        ax.set_xlabel("point (index: training, then test)")
+        ax.set_ylabel("f_t(x) (output units)")
+        ax.set_title(f"linearised network at t = {float(t):g}")
+    else:
+        finite = np.isfinite(t)
+        for j, (name, f, style) in enumerate(sets):
+            f = f.reshape(len(t), -1)
+            for c in range(min(max_outputs, f.shape[1])):
+                ax.plot(t[finite], f[finite, c], style, color=_color(c), marker=".",
+                        label=f"{name} outputs" if c == 0 else None, alpha=1.0 - 0.3 * j)
+                if not finite.all():
+                    ax.plot([t[finite].max() if finite.any() else 0.0], [f[~finite, c][0]],
+                            marker="_", markersize=14, color=_color(c), linestyle="none",
+                            label="t = ∞ (converged)" if c == 0 and j == 0 else None)
+        ax.set_xscale("symlog", linthresh=max(float(np.min(t[finite & (t > 0)], initial=1.0)),
+                                              1e-12))
+        ax.set_xlabel("training time t (learning rate × steps)")
+        ax.set_ylabel("f_t(x) (output units)")
+        ax.set_title("linearised network under gradient flow (NTK)")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_jacobian_spectrum(r: Any, ax: Any = None):
+    """A :class:`JacobianSpectrum`: the singular values σ₁ ≥ σ₂ ≥ … of the input-output Jacobian,
+    their median over samples and the range (min–max) across samples, against 1 (dynamical
+    isometry).
+
+    >>> from types import SimpleNamespace as R
+    >>> sv = np.array([[2.0, 1.0], [1.0, 0.5], [3.0, 1.5]])
+    >>> r = R(singular_values=sv, mean_squared_singular_value=2.5, spread=1.0, mode="jacrev")
+    >>> plot_jacobian_spectrum(r).get_lines()[0].get_ydata().tolist()
+    [2.0, 1.0]
+    """
+    (ax,) = new_axes(1, ax=ax)
+    sv = np.asarray(r.singular_values, dtype=float)
+    sv = sv.reshape(1, -1) if sv.ndim == 1 else sv
+    i = np.arange(1, sv.shape[1] + 1)
+    ax.plot(i, np.median(sv, axis=0), color=PALETTE[0], marker="." if len(i) < 40 else None,
+            label=f"median over {len(sv)} samples")
+    ax.fill_between(i, sv.min(axis=0), sv.max(axis=0), color=PALETTE[0], alpha=0.2,
+                    label="range across samples")
+    ax.axhline(1.0, color="grey", linestyle="--", linewidth=0.8, label="σ = 1 (isometry)")
+    _log_y(ax, np.append(sv, 1.0))
+    ax.set_xlabel("index i (descending order)")
+    ax.set_ylabel("singular value σᵢ of ∂f/∂x (output per input unit)", fontsize=9)
+    ax.set_title(f"Jacobian spectrum: mean σ² = {float(r.mean_squared_singular_value):.3g}, "
+                 f"spread {float(r.spread):.3g}", fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_activation_statistics(r: Any, ax: Any = None):
+    """:class:`ActivationStatistics`: the variance of the activations Var[h_d] and of their
+    gradients Var[∂/∂h_d] at every depth d (log scale), layers named on the x axis.
+
+    >>> from types import SimpleNamespace as R
+    >>> rows = [R(depth=d, layer=n, activation_variance=v, gradient_variance=g)
+    ...         for d, n, v, g in [(0, "input", 1.0, 0.1), (1, "dense", 0.5, 0.2)]]
+    >>> r = R(rows=rows, activation_variance_ratio=0.5, gradient_variance_ratio=0.5,
+    ...       cotangent="random")
+    >>> plot_activation_statistics(r).get_lines()[0].get_ydata().tolist()
+    [1.0, 0.5]
+    """
+    (ax,) = new_axes(1, ax=ax)
+    d = np.array([row.depth for row in r.rows])
+    act = np.array([row.activation_variance for row in r.rows], dtype=float)
+    grad = np.array([np.nan if row.gradient_variance is None else row.gradient_variance
+                     for row in r.rows], dtype=float)
+    ax.plot(d, act, marker="o", color=PALETTE[0], label="activations Var[h_d] (forward)")
+    if np.isfinite(grad).any():
+        ax.plot(d, grad, marker="s", color=PALETTE[3],
+                label=f"gradients Var[∂/∂h_d] (backward, {r.cotangent} cotangent)")
+    _log_y(ax, np.concatenate([act, grad[np.isfinite(grad)]]))
+    ax.set_xticks(d, [f"{row.depth}\n{row.layer}" for row in r.rows], fontsize=7)
+    ax.set_xlabel("depth d (layer)")
+    ax.set_ylabel("variance of the entries (squared units)", fontsize=9)
+    ratio = r.gradient_variance_ratio
+    ax.set_title(f"signal propagation: forward ratio {r.activation_variance_ratio:.3g}"
+                 + ("" if ratio is None else f", backward ratio {ratio:.3g}"), fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
 # Dispatch: result.plot(), result._repr_png_(), result._repr_html_()
 # ---------------------------------------------------------------------------------------------
 
@@ -810,6 +1244,18 @@ PLOTTERS: dict[str, Callable] = {
     "GradientFlowResult": plot_gradient_flow_ode,
     "SpectralBiasResult": plot_spectral_bias,
     "GradcheckResult": plot_gradcheck,
+    "SinkhornResult": plot_sinkhorn,
+    "SinkhornBarycenterResult": plot_sinkhorn_barycenter,
+    "Barycenter1DResult": plot_barycenter_1d,
+    "EnsemblePrediction": plot_ensemble_prediction,
+    "DeepEnsemble": plot_deep_ensemble,
+    "MeanFieldPosterior": plot_mean_field,
+    "LangevinSamples": plot_langevin,
+    "RademacherResult": plot_rademacher,
+    "DiagonalResult": plot_hessian_diagonal,
+    "NTKPrediction": plot_ntk_prediction,
+    "JacobianSpectrum": plot_jacobian_spectrum,
+    "ActivationStatistics": plot_activation_statistics,
 }
 
 
