@@ -10,6 +10,7 @@ from . import nn  # noqa: F401
 from ._gradcheck import check_grads
 from ._transforms import hessian, hvp, jacfwd, jacobian, jacrev, linearize
 from ._ravel import ravel_pytree
+from . import extend  # noqa: F401  (nnmath.extend: user-declared primitives)
 
 __version__ = "0.1.0"
 

@@ -78,6 +78,8 @@ def _run_page(path: pathlib.Path, tmp_path: pathlib.Path) -> doctest.DocTestRunn
     runner = doctest.DocTestRunner(checker=NumberChecker(), optionflags=FLAGS)
     report = io.StringIO()
     cwd = os.getcwd()
+    from nnmath._core.primitive import REGISTRY
+    declared_before = set(REGISTRY)     # a page that declares a primitive (extend.md) removes it
     os.chdir(tmp_path)                  # examples that write files write them here
     try:
         import matplotlib
@@ -87,6 +89,8 @@ def _run_page(path: pathlib.Path, tmp_path: pathlib.Path) -> doctest.DocTestRunn
             runner.run(test, out=report.write)
     finally:
         os.chdir(cwd)
+        for name in set(REGISTRY) - declared_before:
+            del REGISTRY[name]
         import matplotlib.pyplot as plt
         plt.close("all")
     assert runner.failures == 0, report.getvalue()

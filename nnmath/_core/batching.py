@@ -22,7 +22,7 @@ from .primitive import Primitive, Tracer, new_level
 from .tree import tree_flatten, tree_unflatten
 
 __all__ = ["vmap", "BatchTrace", "BatchTracer", "batch_elementwise", "batch_reduction",
-           "batch_axis_param", "batch_leading", "defbatch", "lower_batched"]
+           "batch_axis_param", "batch_leading", "lower_batched"]
 
 
 class BatchTracer(Tracer):
@@ -89,12 +89,6 @@ def lower_batched(trace: BatchTrace, args: Sequence) -> tuple[list, list]:
             vals.append(a)
             bat.append(False)
     return vals, bat
-
-
-def defbatch(prim: Primitive, rule: Callable) -> Primitive:
-    """Attach a batching rule ``rule(size, vals, batched, **params)`` → stacked output."""
-    prim.batch = rule
-    return prim
 
 
 # ---------------------------------------------------------------------------------------------

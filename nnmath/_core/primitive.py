@@ -22,14 +22,17 @@ written for real numbers never returns a wrong complex derivative.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
+import os
 from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Primitive", "Tracer", "primitive", "defvjp", "defjvp", "REGISTRY", "new_level",
-           "full_lower", "is_tracer", "needs_rules", "call_plain", "complex_error", "check_real_result"]
+__all__ = ["Primitive", "Tracer", "REGISTRY", "new_level", "full_lower",
+           "is_tracer", "needs_rules", "call_plain", "complex_error", "check_real_result",
+           "strict_saves"]
 
 #: Every registered primitive, by name. The test-suite checks each has VJP/JVP rules and a test row.
 REGISTRY: dict[str, "Primitive"] = {}
@@ -123,12 +126,51 @@ class ShapeDtype:
         return int(np.prod(self.shape))
 
 
+#: Arrays with more elements than this are reduced to a ShapeDtype on the tape when no VJP rule
+#: reads them; smaller ones are kept (dropping them saves no memory and costs time). 0 while
+#: :func:`strict_saves` is active, so that every undeclared value is dropped.
+_KEEP_BELOW = [4096]
+
+
 def shape_only(x: Any) -> Any:
     """``x`` reduced to its shape and dtype if it is an array worth freeing (more than 4,096
-    elements; smaller ones and scalars are kept: dropping them saves no memory and costs time)."""
+    elements; smaller ones and scalars are kept: dropping them saves no memory and costs time).
+    Under :func:`strict_saves` every array and numpy scalar is reduced."""
     if type(x) is np.ndarray:
-        return ShapeDtype(x) if x.size > 4096 else x
-    return ShapeDtype(x) if isinstance(x, Tracer) else x
+        return ShapeDtype(x) if x.size > _KEEP_BELOW[0] else x
+    if isinstance(x, Tracer):
+        return ShapeDtype(x)
+    if not _KEEP_BELOW[0] and isinstance(x, np.generic):
+        return ShapeDtype(x)
+    return x
+
+
+class strict_saves:
+    """Context manager (also on with the environment variable ``NNMATH_STRICT_SAVES=1``): the
+    reverse-mode tape drops every input and output a primitive has not declared in ``saves``,
+    whatever its size (normally arrays of ≤ 4,096 elements are kept). A VJP rule that reads a
+    value its primitive did not declare then fails at once instead of working by luck on small
+    arrays. For tests; it costs nothing when off.
+
+    >>> import numpy as np, nnmath as nm, nnmath.numpy as mnp
+    >>> from nnmath._core.primitive import strict_saves
+    >>> with strict_saves():
+    ...     nm.grad(lambda x: mnp.sum(mnp.tanh(x)))(np.zeros(3))
+    array([1., 1., 1.])
+    """
+
+    def __enter__(self):
+        self._old = _KEEP_BELOW[0]
+        _KEEP_BELOW[0] = 0
+        return self
+
+    def __exit__(self, *exc):
+        _KEEP_BELOW[0] = self._old
+        return False
+
+
+if os.environ.get("NNMATH_STRICT_SAVES", "") not in ("", "0"):
+    _KEEP_BELOW[0] = 0
 
 
 def is_tracer(x: Any) -> bool:
@@ -166,7 +208,8 @@ def full_lower(x: Any) -> Any:
 
 
 class Primitive:
-    """A numpy function with its derivative rules.
+    """A numpy function with its derivative rules; declared by
+    :func:`nnmath._core.declare.defprimitive` (public as ``nnmath.extend.defprimitive``).
 
     Args:
         name: the name users see in error messages.
@@ -203,34 +246,6 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
-
-
-def primitive(name: str, impl: Callable, multiple_results: bool = False,
-              complex_rules: bool = False) -> Primitive:
-    """Create and register a primitive (its rules are attached with defvjp/defjvp).
-
-    ``complex_rules=True`` declares that its rules are also right for complex values under
-    JAX's convention (the cotangent z̄ of z is the c with df = Re(c·dz): holomorphic rules are
-    those of the real case, with plain transposes; non-holomorphic ones need their own). Without
-    it, reverse and forward mode refuse the primitive on a complex value (:func:`complex_error`).
-    """
-    if name in REGISTRY:
-        raise ValueError(f"primitive {name!r} is already registered")
-    p = Primitive(name, impl, multiple_results, complex_rules)
-    REGISTRY[name] = p
-    return p
-
-
-def defvjp(prim: Primitive, *rules: Callable | None) -> Primitive:
-    """Attach one VJP rule per positional argument; ``None`` marks a non-differentiable argument."""
-    prim.vjps = rules
-    return prim
-
-
-def defjvp(prim: Primitive, *rules: Callable | None) -> Primitive:
-    """Attach one JVP rule per positional argument; ``None`` marks a non-differentiable argument."""
-    prim.jvps = rules
-    return prim
 
 
 def bind(prim: Primitive, args: tuple, params: dict):

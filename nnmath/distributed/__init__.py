@@ -16,10 +16,15 @@ MPICH); a missing one is a :class:`MissingExtraError` naming the extra.
   data; products are summed over the rank's batches and ``Allreduce``-d (one collective per
   product), so ``hessian_top_eigenvalues``, ``hessian_trace``, … run on it unchanged under
   ``mpiexec -n P``.
+* :class:`MPIDataParallel` — data-parallel ``fit(..., distribution=MPIDataParallel())`` (or
+  ``nnmath.training.distribution.set_distribution`` once per script) under
+  ``mpiexec -n P python train.py``: one Allreduce of the flat gradient buffer per step;
+  :func:`mpiexec` launches a job with the ``mpiexec`` installed beside the interpreter.
 """
 from ._executors import (DaskExecutor, MissingExtraError, dask_executor, local_executor,
                          mpi_executor)
+from ._data_parallel import MPIDataParallel, mpiexec, mpiexec_path
 from ._mpi import MPIObjective, shard, shard_slice
 
 __all__ = ["local_executor", "dask_executor", "mpi_executor", "DaskExecutor", "MissingExtraError",
-           "MPIObjective", "shard", "shard_slice"]
+           "MPIObjective", "shard", "shard_slice", "MPIDataParallel", "mpiexec", "mpiexec_path"]

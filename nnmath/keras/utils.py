@@ -1,11 +1,13 @@
 """``keras.utils``: ``to_categorical``, ``pad_sequences``, ``set_random_seed``, ``plot_model``,
-``normalize``, and the serialization helpers Keras keeps here."""
+``normalize``, ``PyDataset``, ``clear_session``, and the serialization helpers Keras keeps here."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
+from ..nn.layers.base import reset_layer_names
+from ..training.data import PyDataset as _PyDataset
 from ..training.data import set_random_seed, to_categorical  # noqa: F401
 from ..training.serialization import (  # noqa: F401
     CustomObjectScope, deserialize_keras_object, get_custom_objects, get_registered_name,
@@ -75,3 +77,15 @@ def get_file(*args: Any, **kwargs: Any):
     """Not available: nnmath never downloads (Keras ``get_file``)."""
     raise NotImplementedError("keras.utils.get_file: nnmath does not download files; fetch the "
                               "file yourself and pass its path")
+
+
+PyDataset = _PyDataset
+Sequence = _PyDataset          # Keras 2's name, kept by Keras 3 as an alias
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Reset Keras's global state (``keras.utils.clear_session`` /
+    ``keras.backend.clear_session``): the automatic layer names start again (``dense``,
+    ``dense_1``, …). nnmath keeps no graph or device memory; the random seed is left as is, as
+    in Keras. ``free_memory`` is accepted (Keras's argument) and needs nothing here."""
+    reset_layer_names()

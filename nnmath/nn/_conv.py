@@ -34,8 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._core.batching import defbatch
-from .._core.primitive import defjvp, defvjp, primitive
+from .._core.declare import defprimitive
 from .. import numpy as mnp
 
 __all__ = ["conv2d", "conv1d", "conv2d_transpose", "conv1d_transpose", "conv_output_length",
@@ -223,56 +222,6 @@ def _backprop_input_impl(g, w, in_hw, strides, padding, dilation):
 
 
 # ---------------------------------------------------------------------------------------------
-# Primitives and their rules
-# ---------------------------------------------------------------------------------------------
-
-_conv = primitive("conv2d", _conv2d_impl)
-_bp_input = primitive("conv2d_backprop_input", _backprop_input_impl)
-_bp_filter = primitive("conv2d_backprop_filter", _backprop_filter_impl)
-
-
-def _sum_but_channels(g):
-    """Σ_{n,i,j} g[n,i,j,:] as a GEMV (1, N·OH·OW) · (N·OH·OW, O): BLAS, not a strided reduction."""
-    o = g.shape[-1]
-    ones = np.ones((1, g.size // o), dtype=g.dtype)
-    return mnp.reshape(mnp.matmul(ones, mnp.reshape(g, (g.size // o, o))), (o,))
-
-
-# y = x ⋆ w + b            x̄ = conv2d_backprop_input(ȳ, w)    w̄ = conv2d_backprop_filter(x, ȳ)
-#                          b̄ = Σ_{n,i,j} ȳ[n,i,j,:]
-#                          ẏ = ẋ ⋆ w + x ⋆ ẇ + ḃ
-# (b may be None: no bias; its rules then never run.)
-defvjp(_conv,
-       lambda g, y, x, w, b, **p: _bp_input(g, w, in_hw=x.shape[1:3], **p),
-       lambda g, y, x, w, b, **p: _bp_filter(x, g, kernel_hw=w.shape[:2], **p),
-       lambda g, y, x, w, b, **p: _sum_but_channels(g))
-defjvp(_conv,
-       lambda t, y, x, w, b, **p: _conv(t, w, None, **p),
-       lambda t, y, x, w, b, **p: _conv(x, t, None, **p),
-       lambda t, y, x, w, b, **p: t)
-
-# x̄ = Bᵢ(g, w), with ⟨Bᵢ(g, w), u⟩ = ⟨g, u ⋆ w⟩:   ḡ = ū ⋆ w    w̄ = conv2d_backprop_filter(ū, g)
-#                          ẋ̄ = Bᵢ(ġ, w) + Bᵢ(g, ẇ)
-defvjp(_bp_input,
-       lambda u, y, g, w, in_hw, **p: _conv(u, w, None, **p),
-       lambda u, y, g, w, in_hw, **p: _bp_filter(u, g, kernel_hw=w.shape[:2], **p))
-defjvp(_bp_input,
-       lambda t, y, g, w, **p: _bp_input(t, w, **p),
-       lambda t, y, g, w, **p: _bp_input(g, t, **p))
-
-# w̄ = B_f(x, g), with ⟨B_f(x, g), v⟩ = ⟨x ⋆ v, g⟩:  x̄ = conv2d_backprop_input(g, v̄)   ḡ = x ⋆ v̄
-#                          ẇ̄ = B_f(ẋ, g) + B_f(x, ġ)
-defvjp(_bp_filter,
-       lambda v, y, x, g, kernel_hw, **p: _bp_input(g, v, in_hw=x.shape[1:3], **p),
-       lambda v, y, x, g, kernel_hw, **p: _conv(x, v, None, **p))
-defjvp(_bp_filter,
-       lambda t, y, x, g, **p: _bp_filter(t, g, **p),
-       lambda t, y, x, g, **p: _bp_filter(x, t, **p))
-
-_conv.saves = _bp_input.saves = _bp_filter.saves = "args"
-
-
-# ---------------------------------------------------------------------------------------------
 # Batching rules (vmap): the vmapped axis B is folded into an axis the map already treats
 # independently — the batch axis N of x (or of ḡ), or the channel axis of an argument whose
 # channels are independent. When both arguments are batched, the examples are looped over.
@@ -343,9 +292,51 @@ def _batch_bp_filter(size, vals, bat, **p):
     return _loop(_bp_filter, size, vals, p)
 
 
-defbatch(_conv, _batch_conv)
-defbatch(_bp_input, _batch_bp_input)
-defbatch(_bp_filter, _batch_bp_filter)
+# ---------------------------------------------------------------------------------------------
+# Primitives and their rules (each one entry; the batching rules above)
+# ---------------------------------------------------------------------------------------------
+
+
+def _sum_but_channels(g):
+    """Σ_{n,i,j} g[n,i,j,:] as a GEMV (1, N·OH·OW) · (N·OH·OW, O): BLAS, not a strided reduction."""
+    o = g.shape[-1]
+    ones = np.ones((1, g.size // o), dtype=g.dtype)
+    return mnp.reshape(mnp.matmul(ones, mnp.reshape(g, (g.size // o, o))), (o,))
+
+
+# y = x ⋆ w + b            x̄ = conv2d_backprop_input(ȳ, w)    w̄ = conv2d_backprop_filter(x, ȳ)
+#                          b̄ = Σ_{n,i,j} ȳ[n,i,j,:]
+#                          ẏ = ẋ ⋆ w + x ⋆ ẇ + ḃ
+# (b may be None: no bias; its rules then never run.)
+_conv = defprimitive(
+    "conv2d", _conv2d_impl,
+    vjp=(lambda g, y, x, w, b, **p: _bp_input(g, w, in_hw=x.shape[1:3], **p),
+         lambda g, y, x, w, b, **p: _bp_filter(x, g, kernel_hw=w.shape[:2], **p),
+         lambda g, y, x, w, b, **p: _sum_but_channels(g)),
+    jvp=(lambda t, y, x, w, b, **p: _conv(t, w, None, **p),
+         lambda t, y, x, w, b, **p: _conv(x, t, None, **p),
+         lambda t, y, x, w, b, **p: t),
+    batch=_batch_conv, saves="args")
+
+# x̄ = Bᵢ(g, w), with ⟨Bᵢ(g, w), u⟩ = ⟨g, u ⋆ w⟩:   ḡ = ū ⋆ w    w̄ = conv2d_backprop_filter(ū, g)
+#                          ẋ̄ = Bᵢ(ġ, w) + Bᵢ(g, ẇ)
+_bp_input = defprimitive(
+    "conv2d_backprop_input", _backprop_input_impl,
+    vjp=(lambda u, y, g, w, in_hw, **p: _conv(u, w, None, **p),
+         lambda u, y, g, w, in_hw, **p: _bp_filter(u, g, kernel_hw=w.shape[:2], **p)),
+    jvp=(lambda t, y, g, w, **p: _bp_input(t, w, **p),
+         lambda t, y, g, w, **p: _bp_input(g, t, **p)),
+    batch=_batch_bp_input, saves="args")
+
+# w̄ = B_f(x, g), with ⟨B_f(x, g), v⟩ = ⟨x ⋆ v, g⟩:  x̄ = conv2d_backprop_input(g, v̄)   ḡ = x ⋆ v̄
+#                          ẇ̄ = B_f(ẋ, g) + B_f(x, ġ)
+_bp_filter = defprimitive(
+    "conv2d_backprop_filter", _backprop_filter_impl,
+    vjp=(lambda v, y, x, g, kernel_hw, **p: _bp_input(g, v, in_hw=x.shape[1:3], **p),
+         lambda v, y, x, g, kernel_hw, **p: _conv(x, v, None, **p)),
+    jvp=(lambda t, y, x, g, **p: _bp_filter(t, g, **p),
+         lambda t, y, x, g, **p: _bp_filter(x, t, **p)),
+    batch=_batch_bp_filter, saves="args")
 
 
 # ---------------------------------------------------------------------------------------------

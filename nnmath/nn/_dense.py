@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.batching import align, defbatch, logical_ndim
-from .._core.primitive import defjvp, defvjp, primitive
+from .._core.batching import align, logical_ndim
+from .._core.declare import defprimitive
 from ..numpy._products import _matmul, _mT
 
 __all__ = ["affine"]
@@ -21,15 +21,6 @@ def _affine_impl(x, w, b):
     return y
 
 
-# Y = XW + b                      X̄ = ȲWᵀ, W̄ = XᵀȲ, b̄ = 1ᵀȲ       Ẏ = ẊW + XẆ + ḃ
-affine = primitive("affine", _affine_impl)
-defvjp(affine, lambda g, y, x, w, b: _matmul(g, _mT(w)), lambda g, y, x, w, b: _matmul(_mT(x), g),
-       lambda g, y, x, w, b: g)
-defjvp(affine, lambda t, y, x, w, b: _matmul(t, w), lambda t, y, x, w, b: _matmul(x, t),
-       lambda t, y, x, w, b: t)
-affine.saves = "args"
-
-
 def _batch_affine(size, vals, bat):
     # Under vmap: the unfused form, whose parts batch by themselves.
     x, w, b = vals
@@ -37,4 +28,11 @@ def _batch_affine(size, vals, bat):
     return xw + (b.reshape((b.shape[0], 1) + tuple(b.shape[1:])) if bat[2] else b)
 
 
-defbatch(affine, _batch_affine)
+# Y = XW + b                      X̄ = ȲWᵀ, W̄ = XᵀȲ, b̄ = 1ᵀȲ       Ẏ = ẊW + XẆ + ḃ
+affine = defprimitive(
+    "affine", _affine_impl,
+    vjp=(lambda g, y, x, w, b: _matmul(g, _mT(w)), lambda g, y, x, w, b: _matmul(_mT(x), g),
+         lambda g, y, x, w, b: g),
+    jvp=(lambda t, y, x, w, b: _matmul(t, w), lambda t, y, x, w, b: _matmul(x, t),
+         lambda t, y, x, w, b: t),
+    batch=_batch_affine, saves="args")

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.batching import defbatch
-from .._core.primitive import defjvp, defvjp, primitive
+from .._core.declare import defprimitive
 from .. import numpy as mnp
 from ..numpy._helpers import linear
 from ._conv import conv_padding, normalize_tuple, pad_spatial, window_slice
@@ -135,36 +134,7 @@ def _sum_pool_t_impl(g, in_hw, pool, strides, padding):
 
 
 # ---------------------------------------------------------------------------------------------
-# Primitives and their rules
-# ---------------------------------------------------------------------------------------------
-
-_max_pool = primitive("max_pool2d", _max_pool_impl)
-_gather = primitive("max_pool2d_gather", _gather_impl)
-_scatter = primitive("max_pool2d_scatter", _scatter_impl)
-
-# y = max over each window       x̄ = Sᵀ(ȳ)     ẏ = S(ẋ)     (first maximum; see the header)
-defvjp(_max_pool, lambda g, y, x, **p: _scatter(g, x, y, **p))
-defjvp(_max_pool, lambda t, y, x, **p: _gather(t, x, y, **p))
-_max_pool.saves = "all"
-
-# z = S(t; x, y)  linear in t     t̄ = Sᵀ(z̄)     ż = S(ṫ)     x, y: piecewise constant (no rule)
-defvjp(_gather, lambda g, z, t, x, y, **p: _scatter(g, x, y, **p), None, None)
-defjvp(_gather, lambda s, z, t, x, y, **p: _gather(s, x, y, **p), None, None)
-# z = Sᵀ(g; x, y) linear in g     ḡ = S(z̄)      ż = Sᵀ(ġ)
-defvjp(_scatter, lambda u, z, g, x, y, **p: _gather(u, x, y, **p), None, None)
-defjvp(_scatter, lambda s, z, g, x, y, **p: _scatter(s, x, y, **p), None, None)
-_gather.saves = _scatter.saves = "args"
-
-_sum_pool = primitive("sum_pool2d", _sum_pool_impl)
-_sum_pool_t = primitive("sum_pool2d_transpose", _sum_pool_t_impl)
-# y = Σ_ab view_ab(xₚ)            x̄ = Σ_ab view_abᵀ(ȳ), cropped      ẏ = sum_pool(ẋ)
-linear(_sum_pool, lambda g, y, x, **p: _sum_pool_t(g, in_hw=x.shape[1:3], **p))
-# x̄ = sum_pool2d_transpose(g)    ḡ = sum_pool(x̄̄)                    ẋ̄ = sum_pool2d_transpose(ġ)
-linear(_sum_pool_t, lambda u, z, g, in_hw, **p: _sum_pool(u, **p))
-
-
-# ---------------------------------------------------------------------------------------------
-# Batching rules (vmap): pooling treats examples independently, so the vmapped axis is folded
+# Batching rule (vmap): pooling treats examples independently, so the vmapped axis is folded
 # into the batch axis N (arguments that are not batched are broadcast first).
 # ---------------------------------------------------------------------------------------------
 
@@ -175,15 +145,41 @@ def _fold(size, v, batched):
     return mnp.reshape(v, (size * v.shape[1],) + tuple(v.shape[2:]))
 
 
-def _batch_fold(prim):
+def _batch_fold(prim_of):
+    """The folding rule of the primitive ``prim_of()`` (looked up when the rule runs)."""
     def rule(size, vals, bat, **p):
-        out = prim(*[_fold(size, v, b) for v, b in zip(vals, bat)], **p)
+        out = prim_of()(*[_fold(size, v, b) for v, b in zip(vals, bat)], **p)
         return mnp.reshape(out, (size, out.shape[0] // size) + tuple(out.shape[1:]))
-    defbatch(prim, rule)
+    return rule
 
 
-for _p in (_max_pool, _gather, _scatter, _sum_pool, _sum_pool_t):
-    _batch_fold(_p)
+# ---------------------------------------------------------------------------------------------
+# Primitives and their rules
+# ---------------------------------------------------------------------------------------------
+
+# y = max over each window       x̄ = Sᵀ(ȳ)     ẏ = S(ẋ)     (first maximum; see the header)
+_max_pool = defprimitive("max_pool2d", _max_pool_impl,
+                         vjp=lambda g, y, x, **p: _scatter(g, x, y, **p),
+                         jvp=lambda t, y, x, **p: _gather(t, x, y, **p),
+                         batch=_batch_fold(lambda: _max_pool), saves="all")
+# z = S(t; x, y)  linear in t     t̄ = Sᵀ(z̄)     ż = S(ṫ)     x, y: piecewise constant (no rule)
+_gather = defprimitive("max_pool2d_gather", _gather_impl,
+                       vjp=(lambda g, z, t, x, y, **p: _scatter(g, x, y, **p), None, None),
+                       jvp=(lambda s, z, t, x, y, **p: _gather(s, x, y, **p), None, None),
+                       batch=_batch_fold(lambda: _gather), saves="args")
+# z = Sᵀ(g; x, y) linear in g     ḡ = S(z̄)      ż = Sᵀ(ġ)
+_scatter = defprimitive("max_pool2d_scatter", _scatter_impl,
+                        vjp=(lambda u, z, g, x, y, **p: _gather(u, x, y, **p), None, None),
+                        jvp=(lambda s, z, g, x, y, **p: _scatter(s, x, y, **p), None, None),
+                        batch=_batch_fold(lambda: _scatter), saves="args")
+# y = Σ_ab view_ab(xₚ)            x̄ = Σ_ab view_abᵀ(ȳ), cropped      ẏ = sum_pool(ẋ)
+_sum_pool = linear("sum_pool2d", _sum_pool_impl,
+                   lambda g, y, x, **p: _sum_pool_t(g, in_hw=x.shape[1:3], **p),
+                   batch=_batch_fold(lambda: _sum_pool))
+# x̄ = sum_pool2d_transpose(g)    ḡ = sum_pool(x̄̄)                    ẋ̄ = sum_pool2d_transpose(ġ)
+_sum_pool_t = linear("sum_pool2d_transpose", _sum_pool_t_impl,
+                     lambda u, z, g, in_hw, **p: _sum_pool(u, **p),
+                     batch=_batch_fold(lambda: _sum_pool_t))
 
 
 # ---------------------------------------------------------------------------------------------

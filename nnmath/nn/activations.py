@@ -26,9 +26,8 @@ import numpy as np
 
 from .. import numpy as mnp
 from ..scipy import special as _sps
-from .._core.batching import batch_elementwise
-from .._core.primitive import defjvp, defvjp, primitive
-from ..numpy._helpers import raw
+from .._core.declare import defprimitive
+from ..numpy._helpers import primal_value
 
 __all__ = [
     "celu", "elu", "exponential", "gelu", "get", "hard_sigmoid", "hard_silu", "hard_swish",
@@ -42,16 +41,14 @@ def _relu_impl(x):
 
 
 def _relu_slope(y):
-    return raw(y) > 0       # [y > 0] = [x > 0] (the tape keeps only y); a bool mask multiplies
+    return primal_value(y) > 0      # [y > 0] = [x > 0] (the tape keeps only y); a bool mask multiplies
                             # as 0/1 in the other operand's dtype
 
 
 # y = max(x, 0)                   x̄ = ȳ ⊙ [x > 0]      ẏ = ẋ ⊙ [x > 0]      (relu′(0) = 0)
 # A primitive of its own, not maximum(x, 0): maximum would split the derivative ½/½ at the tie x = 0.
-relu = batch_elementwise(primitive("relu", _relu_impl))
-relu.saves = "ans"
-defvjp(relu, lambda g, y, x: g * _relu_slope(y))
-defjvp(relu, lambda t, y, x: t * _relu_slope(y))
+relu = defprimitive("relu", _relu_impl, vjp=lambda g, y, x: g * _relu_slope(y),
+                    jvp=lambda t, y, x: t * _relu_slope(y), batch="elementwise", saves="ans")
 relu.__doc__ = """Rectified linear unit max(x, 0), with the convention relu′(0) = 0.
 
     >>> import numpy as np, nnmath as nm
@@ -67,12 +64,12 @@ _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 
 def _positive(x: Any) -> Any:
     """The mask x > 0 on the raw value (a constant: masks carry no derivative)."""
-    return raw(x) > 0
+    return primal_value(x) > 0
 
 
 def _open_clip(x: Any, lo: float, hi: float) -> Any:
     """clip(x, lo, hi) whose derivative is 1 on the open interval (lo, hi) and 0 elsewhere."""
-    rx = raw(x)
+    rx = primal_value(x)
     return mnp.where((rx > lo) & (rx < hi), x, mnp.clip(rx, lo, hi))
 
 

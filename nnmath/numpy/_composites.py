@@ -24,7 +24,7 @@ from .._core.primitive import Tracer, needs_rules
 from ._creation import asarray
 from ._elementwise import (astype, deg2rad, divide, exp, imag, isinf, isnan, log, maximum, minimum,
                            multiply, power, rad2deg, real, sign, sqrt, where)
-from ._helpers import physical, raw
+from ._helpers import strip_tracers, primal_value
 from ._products import einsum as _einsum_str
 from ._products import matmul
 from ._creation import any as _any_nd
@@ -168,7 +168,7 @@ def partition(a, kth, axis=-1):
     valid partition for every ``kth`` (the k-th element is numpy's; the order of the others may
     differ from ``np.partition``'s, which numpy leaves unspecified)."""
     if not _traced(a):
-        return np.partition(a, raw(kth), axis=axis)
+        return np.partition(a, primal_value(kth), axis=axis)
     return sort(a, axis=axis)
 
 
@@ -179,13 +179,13 @@ radians = deg2rad
 
 def fmax(x1, x2):
     """``numpy.fmax``: the maximum, ignoring a NaN operand (ties split ½/½ as ``maximum``)."""
-    n1, n2 = isnan(raw(x1)), isnan(raw(x2))
+    n1, n2 = isnan(primal_value(x1)), isnan(primal_value(x2))
     return where(n2, x1, where(n1, x2, maximum(x1, x2)))
 
 
 def fmin(x1, x2):
     """``numpy.fmin``: the minimum, ignoring a NaN operand (ties split ½/½ as ``minimum``)."""
-    n1, n2 = isnan(raw(x1)), isnan(raw(x2))
+    n1, n2 = isnan(primal_value(x1)), isnan(primal_value(x2))
     return where(n2, x1, where(n1, x2, minimum(x1, x2)))
 
 
@@ -202,7 +202,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     info = np.finfo(x.dtype)
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf
-    rx = raw(x)
+    rx = primal_value(x)
     out = where(isnan(rx), nan, x)
     return where(isinf(rx) & (rx > 0), posinf, where(isinf(rx) & (rx < 0), neginf, out))
 
@@ -217,9 +217,9 @@ def select(condlist, choicelist, default=0):
         return np.select(condlist, choicelist, default)
     out = default
     for cond, choice in zip(reversed(condlist), reversed(choicelist)):
-        out = where(raw(cond), choice, out)
-    shape = np.broadcast_shapes(*[np.shape(raw(c)) for c in condlist],
-                                *[np.shape(raw(c)) for c in choicelist])
+        out = where(primal_value(cond), choice, out)
+    shape = np.broadcast_shapes(*[np.shape(primal_value(c)) for c in condlist],
+                                *[np.shape(primal_value(c)) for c in choicelist])
     return out if np.shape(out) == shape else out + np.zeros(shape, np.result_type(
         *[getattr(c, "dtype", np.result_type(c)) for c in choicelist]))
 
@@ -233,7 +233,7 @@ def real_if_close(a, tol=100):
         return a
     if tol > 1:
         tol = np.finfo(a.dtype).eps * tol
-    return real(a) if bool(np.all(np.abs(physical(imag(a))) < tol)) else a
+    return real(a) if bool(np.all(np.abs(strip_tracers(imag(a))) < tol)) else a
 
 
 # --------------------------------------------------------------------------------- ranges
@@ -286,7 +286,7 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     if not _traced(start, stop):
         return np.geomspace(start, stop, num, endpoint, dtype, axis)
     start, stop = _a(start), _a(stop)
-    rs, rt = raw(start), raw(stop)
+    rs, rt = primal_value(start), primal_value(stop)
     if start.dtype.kind == "c" or stop.dtype.kind == "c" or np.any(np.sign(rs) != np.sign(rt)) \
             or np.any(rs == 0):
         raise NotImplementedError("geomspace: nnmath differentiates real endpoints of one sign "
@@ -393,9 +393,9 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         ddof = 0 if bias else 1
     w = None
     if fweights is not None:
-        w = np.asarray(raw(fweights), dtype=float)
+        w = np.asarray(primal_value(fweights), dtype=float)
     if aweights is not None:
-        aw = np.asarray(raw(aweights), dtype=float)
+        aw = np.asarray(primal_value(aweights), dtype=float)
         w = aw if w is None else w * aw
     if w is None:
         avg = _mean(X, axis=1)
@@ -406,7 +406,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         w_sum = float(w.sum())
         avg = sum(X * w, axis=1) / w_sum
         fact = w_sum - ddof if aweights is None else \
-            w_sum - ddof * float((w * np.asarray(raw(aweights), float)).sum()) / w_sum
+            w_sum - ddof * float((w * np.asarray(primal_value(aweights), float)).sum()) / w_sum
         Xc = X - expand_dims(avg, 1)
         Xw = Xc * w
     from ._elementwise import conj
@@ -438,7 +438,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
     """``numpy.quantile`` (methods linear, lower, higher, nearest, midpoint), differentiable in
     ``a`` through its sorted values; ``q`` is a constant. A NaN in a slice gives NaN, as numpy."""
     if not _traced(a):
-        return np.quantile(a, raw(q), axis=axis, method=method, keepdims=keepdims,
+        return np.quantile(a, primal_value(q), axis=axis, method=method, keepdims=keepdims,
                            weights=weights)
     if out is not None or weights is not None or interpolation is not None:
         raise NotImplementedError("quantile: out=, weights= and interpolation= are not supported "
@@ -447,7 +447,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
         raise NotImplementedError(f"quantile: method {method!r} is not supported on traced values; "
                                   f"use one of {', '.join(_METHODS)}")
     a = _a(a)
-    qv = np.asarray(raw(q), dtype=np.float64)
+    qv = np.asarray(primal_value(q), dtype=np.float64)
     if np.any((qv < 0) | (qv > 1)):
         raise ValueError("quantile: quantiles must be in the range [0, 1]")
     nd = a.ndim
@@ -480,7 +480,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
         below, above = take(s, lo, axis=ax), take(s, hi, axis=ax)
         g = gamma.astype(s.dtype) if s.dtype.kind == "f" else gamma
         res = below + (above - below) * g     # q's axis last: (…rest, q)
-    nan = _any_nd(isnan(raw(x)), axis=ax, keepdims=True)
+    nan = _any_nd(isnan(primal_value(x)), axis=ax, keepdims=True)
     if np.any(nan):
         res = where(nan, np.nan, res)
     rest_shape = res.shape[:-1]
@@ -493,9 +493,9 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
                keepdims=False, *, weights=None, interpolation=None):
     """``numpy.percentile``: :func:`quantile` at q / 100."""
     if not _traced(a):
-        return np.percentile(a, raw(q), axis=axis, method=method, keepdims=keepdims,
+        return np.percentile(a, primal_value(q), axis=axis, method=method, keepdims=keepdims,
                              weights=weights)
-    return quantile(a, np.asarray(raw(q), np.float64) / 100.0, axis=axis, out=out,
+    return quantile(a, np.asarray(primal_value(q), np.float64) / 100.0, axis=axis, out=out,
                     method=method, keepdims=keepdims, weights=weights, interpolation=interpolation)
 
 
@@ -509,12 +509,12 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 
 def nansum(a, axis=None, dtype=None, keepdims=False):
     """``numpy.nansum``: NaNs count as 0 (and get derivative 0)."""
-    return sum(where(isnan(raw(a)), 0.0, a), axis=axis, dtype=dtype, keepdims=keepdims)
+    return sum(where(isnan(primal_value(a)), 0.0, a), axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 def nanmean(a, axis=None, dtype=None, keepdims=False):
     """``numpy.nanmean``: the mean of the non-NaN elements."""
-    ok = ~isnan(raw(a))
+    ok = ~isnan(primal_value(a))
     return nansum(a, axis=axis, dtype=dtype, keepdims=keepdims) / np.sum(ok, axis=axis,
                                                                          keepdims=keepdims)
 
@@ -522,11 +522,11 @@ def nanmean(a, axis=None, dtype=None, keepdims=False):
 def histogram(a, bins=10, range=None, density=None, weights=None):
     """``numpy.histogram``: ``(hist, bin_edges)``. Counts and edges are piecewise constant in
     ``a``, so they are constants; with ``weights`` the bin sums are differentiable in them."""
-    edges = np.histogram_bin_edges(raw(a), bins, range)
+    edges = np.histogram_bin_edges(primal_value(a), bins, range)
     if weights is None or not _traced(weights):
-        return np.histogram(raw(a), edges, density=density,
-                            weights=None if weights is None else raw(weights))
-    x = np.ravel(raw(a))
+        return np.histogram(primal_value(a), edges, density=density,
+                            weights=None if weights is None else primal_value(weights))
+    x = np.ravel(primal_value(a))
     w = ravel(_a(weights))
     idx = np.searchsorted(edges, x, side="right") - 1
     idx[x == edges[-1]] = len(edges) - 2         # the last bin is closed on the right
@@ -580,10 +580,10 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         return np.interp(x, xp, fp, left, right, period)
     if period is not None:
         raise NotImplementedError("interp: period= is not supported on traced values")
-    xp = np.asarray(raw(xp), dtype=np.float64)
+    xp = np.asarray(primal_value(xp), dtype=np.float64)
     fp = _a(fp)
     x = _a(x)
-    rx = raw(x)
+    rx = primal_value(x)
     j = np.clip(np.searchsorted(xp, rx, side="right") - 1, 0, len(xp) - 2)
     x0, x1 = xp[j], xp[j + 1]
     f0, f1 = take(fp, j), take(fp, j + 1)
@@ -605,7 +605,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     axes = list(range(nd)) if axis is None else [int(a) % nd for a in np.atleast_1d(axis)]
     if len(varargs) == 0:
         spacing = [1.0] * len(axes)
-    elif len(varargs) == 1 and np.ndim(raw(varargs[0])) == 0:
+    elif len(varargs) == 1 and np.ndim(primal_value(varargs[0])) == 0:
         spacing = [varargs[0]] * len(axes)
     elif len(varargs) == len(axes):
         spacing = list(varargs)
@@ -632,7 +632,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
             shape[ax] = -1
             return reshape(v, tuple(shape))
 
-        uniform = np.ndim(raw(h)) == 0
+        uniform = np.ndim(primal_value(h)) == 0
         if uniform:
             interior = (sl(2, None) - sl(None, -2)) / (2.0 * h)
             if edge_order == 1:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._helpers import nondifferentiable, raw
+from ._helpers import nondifferentiable, primal_value
 from ._shape import stack
 
 
@@ -23,7 +23,7 @@ def ndim(a):
 
 def size(a, axis=None):
     """``numpy.size``."""
-    return np.size(raw(a), axis)
+    return np.size(primal_value(a), axis)
 
 
 def _like(fill, a, dtype, shape):

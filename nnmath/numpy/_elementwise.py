@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.batching import batch_elementwise
-from .._core.primitive import Tracer, defjvp, defvjp, needs_rules, primitive
-from ._helpers import elementwise, linear, nondifferentiable, physical, raw, safe_mul
+from .._core.declare import defprimitive
+from .._core.primitive import Tracer, needs_rules
+from ._helpers import (bilinear, elementwise, elementwise2, elementwise_n, linear,
+                       nondifferentiable)
+from ._helpers import primal_value, safe_mul, strip_tracers
 
 _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
@@ -31,20 +33,20 @@ _LN10 = float(np.log(10.0))
 
 def _sqrt_deriv(y, x):
     # y > 0 for real x (NaN below 0 gets 0); y ≠ 0 for complex (an order on ℂ means nothing)
-    ry = raw(y)
+    ry = primal_value(y)
     pos = (ry != 0) if ry.dtype.kind == "c" else (ry > 0)
     return where(pos, 0.5 / where(pos, y, 1.0), 0.0)
 
 
 def _cbrt_deriv(y, x):
-    nz = raw(y) != 0
+    nz = primal_value(y) != 0
     ys = where(nz, y, 1.0)
     return where(nz, 1.0 / (3.0 * ys * ys), 0.0)
 
 
 def _sinc_deriv(y, x):
     # sinc x = sin(πx)/(πx)    sinc′x = (cos(πx) − sinc x)/x,  sinc′0 = 0
-    nz = raw(x) != 0
+    nz = primal_value(x) != 0
     xs = where(nz, x, 1.0)
     return where(nz, (cos(np.pi * xs) - y) / xs, 0.0)
 
@@ -52,10 +54,9 @@ def _sinc_deriv(y, x):
 # ---------------------------------------------------------------------------------------------
 # Unary: y = f(x), given as f′ in terms of (y, x).     x̄ = ȳ ⊙ f′(x)    ẏ = ẋ ⊙ f′(x)
 # ---------------------------------------------------------------------------------------------
-# y = −x                          f′ = −1  (linear)
-negative = primitive("negative", np.negative, complex_rules=True)
-defvjp(negative, lambda g, y, x: negative(g))
-defjvp(negative, lambda t, y, x: negative(t))
+# y = −x                          x̄ = −ȳ  (linear)
+negative = linear("negative", np.negative, lambda g, y, x: negative(g), batch="elementwise",
+                  complex_rules=True)
 # y = eˣ                          f′ = y
 exp = elementwise("exp", np.exp, lambda y, x: y, singular=True, holomorphic=True)
 # y = 2ˣ                          f′ = y ln 2
@@ -85,7 +86,7 @@ reciprocal = elementwise("reciprocal", np.reciprocal, lambda y, x: -(y * y), sin
 
 def _csign(z):
     """z/|z|, 0 at 0 (differentiable: on ℂ the sign is not piecewise constant)."""
-    nz = raw(z) != 0
+    nz = primal_value(z) != 0
     return where(nz, z / where(nz, absolute(z), 1.0), 0.0)
 
 
@@ -103,16 +104,15 @@ def _abs_jvp(t, y, x):
 
 # y = |x|                         x̄ = ȳ ⊙ sign x              ẋ ↦ ẋ ⊙ sign x   (0 at 0)
 # y = |z|                         z̄ = ȳ ⊙ z̄/|z|               ż ↦ Re(z̄ ż)/|z|   (0 at 0)
-absolute = batch_elementwise(primitive("absolute", np.absolute, complex_rules=True))
-absolute.saves = "args"
-defvjp(absolute, _abs_vjp)
-defjvp(absolute, _abs_jvp)
+absolute = defprimitive("absolute", np.absolute, vjp=_abs_vjp, jvp=_abs_jvp, batch="elementwise",
+                        saves="args", complex_rules=True)
 # y = conj z                      z̄ = conj ȳ  (Re(ȳ·conj dz) = Re(conj ȳ·dz))      ż ↦ conj ż
-_conj = linear(primitive("conj", np.conjugate, complex_rules=True), lambda g, y, x: _conj(g))
+_conj = linear("conj", np.conjugate, lambda g, y, x: _conj(g), batch="elementwise",
+               complex_rules=True)
 # y = Re z                        z̄ = ȳ, as complex (fit_cotangent casts)          ż ↦ Re ż
-_real = linear(primitive("real", np.real, complex_rules=True), lambda g, y, x: g)
+_real = linear("real", np.real, lambda g, y, x: g, batch="elementwise", complex_rules=True)
 # y = Im z                        z̄ = −i ȳ  (ȳ·Im dz = Re(−i ȳ·dz))                ż ↦ Im ż
-_imag = linear(primitive("imag", np.imag, complex_rules=True), lambda g, y, x: g * -1j)
+_imag = linear("imag", np.imag, lambda g, y, x: g * -1j, batch="elementwise", complex_rules=True)
 # y = sin x                       f′ = cos x
 sin = elementwise("sin", np.sin, lambda y, x: cos(x), holomorphic=True)
 # y = cos x                       f′ = −sin x
@@ -158,22 +158,25 @@ def rad2deg(x):
 # ---------------------------------------------------------------------------------------------
 # Binary: y = f(x₁, x₂).   x̄ᵢ = ȳ ⊙ ∂f/∂xᵢ    ẏ = Σᵢ ẋᵢ ⊙ ∂f/∂xᵢ
 # ---------------------------------------------------------------------------------------------
-# y = a + b                       ā = ȳ, b̄ = ȳ
-add = primitive("add", np.add, complex_rules=True)
-defvjp(add, lambda g, y, a, b: g, lambda g, y, a, b: g)
-defjvp(add, lambda t, y, a, b: t, lambda t, y, a, b: t)
-# y = a − b                       ā = ȳ, b̄ = −ȳ
-subtract = primitive("subtract", np.subtract, complex_rules=True)
-defvjp(subtract, lambda g, y, a, b: g, lambda g, y, a, b: negative(g))
-defjvp(subtract, lambda t, y, a, b: t, lambda t, y, a, b: negative(t))
-# y = a ⊙ b                       ā = ȳ ⊙ b, b̄ = ȳ ⊙ a  (bilinear)
-multiply = primitive("multiply", np.multiply, complex_rules=True)
-defvjp(multiply, lambda g, y, a, b: safe_mul(g, b), lambda g, y, a, b: safe_mul(g, a))
-defjvp(multiply, lambda t, y, a, b: t * b, lambda t, y, a, b: a * t)
-# y = a / b                       ā = ȳ / b, b̄ = −ȳ ⊙ y / b
-divide = primitive("divide", np.divide, complex_rules=True)
-defvjp(divide, lambda g, y, a, b: safe_mul(g, 1.0 / b), lambda g, y, a, b: safe_mul(g, -y / b))
-defjvp(divide, lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b)
+# y = a + b  (linear)             ā = ȳ, b̄ = ȳ                ẏ = ȧ + ḃ
+add = defprimitive("add", np.add, vjp=(lambda g, y, a, b: g, lambda g, y, a, b: g),
+                   jvp=(lambda t, y, a, b: t, lambda t, y, a, b: t), batch="elementwise",
+                   saves="none", complex_rules=True)
+# y = a − b  (linear)             ā = ȳ, b̄ = −ȳ               ẏ = ȧ − ḃ
+subtract = defprimitive("subtract", np.subtract,
+                        vjp=(lambda g, y, a, b: g, lambda g, y, a, b: negative(g)),
+                        jvp=(lambda t, y, a, b: t, lambda t, y, a, b: negative(t)),
+                        batch="elementwise", saves="none", complex_rules=True)
+# y = a ⊙ b  (bilinear)           ā = ȳ ⊙ b, b̄ = ȳ ⊙ a        ẏ = ȧ ⊙ b + a ⊙ ḃ
+multiply = bilinear("multiply", np.multiply, lambda g, y, a, b: safe_mul(g, b),
+                    lambda g, y, a, b: safe_mul(g, a), batch="elementwise", complex_rules=True)
+# y = a / b                       ā = ȳ / b, b̄ = −ȳ ⊙ y / b    ẏ = ȧ / b − ḃ ⊙ y / b
+# (explicit rather than elementwise2: ȧ / b is one rounding, ȧ ⊙ (1/b) would be two)
+divide = defprimitive("divide", np.divide,
+                      vjp=(lambda g, y, a, b: safe_mul(g, 1.0 / b),
+                           lambda g, y, a, b: safe_mul(g, -y / b)),
+                      jvp=(lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b),
+                      batch="elementwise", complex_rules=True)
 true_divide = divide
 
 
@@ -182,106 +185,99 @@ def _power_dbase(y, a, b):
     # its derivative is 0 there too (as HIPS autograd; JAX's formula gives 0·0⁻¹ = NaN).
     if type(b) is float or type(b) is int:
         return b * power(a, b - 1) if b != 0 else 0.0
-    at0 = (raw(b) == 0) & (raw(a) == 0)
-    if not np.any(physical(at0)):
+    at0 = (primal_value(b) == 0) & (primal_value(a) == 0)
+    if not np.any(strip_tracers(at0)):
         return b * power(a, b - 1)
     return where(at0, 0.0, b * power(where(at0, 1.0, a), b - 1))
 
 
 def _power_dexp(y, a, b):
     # ∂aᵇ/∂b = aᵇ ln a, taken as 0 at a = 0 (the limit for b > 0)
-    nz = raw(a) != 0
+    nz = primal_value(a) != 0
     return where(nz, y * log(where(nz, a, 1.0)), 0.0)
 
 
-# y = aᵇ                          ā = ȳ ⊙ b aᵇ⁻¹, b̄ = ȳ ⊙ aᵇ ln a
-power = primitive("power", np.power, complex_rules=True)
-defvjp(power, lambda g, y, a, b: safe_mul(g, _power_dbase(y, a, b)),
-       lambda g, y, a, b: safe_mul(g, _power_dexp(y, a, b)))
-defjvp(power, lambda t, y, a, b: t * _power_dbase(y, a, b), lambda t, y, a, b: t * _power_dexp(y, a, b))
+# y = aᵇ                          ∂y/∂a = b aᵇ⁻¹, ∂y/∂b = aᵇ ln a
+power = elementwise2("power", np.power, _power_dbase, _power_dexp, singular=True, holomorphic=True)
 
 
 def _tie_share(a, b, sign):
     """∂max(a, b)/∂a (sign=+1) or ∂min(a, b)/∂a (sign=−1): 1 where a wins, ½ at ties, 0 else."""
-    ra, rb = raw(a), raw(b)
+    ra, rb = primal_value(a), primal_value(b)
     wins = (ra > rb) if sign > 0 else (ra < rb)
     return wins * 1.0 + (ra == rb) * 0.5
 
 
-# y = max(a, b)                   ā = ȳ ⊙ [a > b] + ½ȳ ⊙ [a = b]
-maximum = primitive("maximum", np.maximum)
-defvjp(maximum, lambda g, y, a, b: g * _tie_share(a, b, 1), lambda g, y, a, b: g * _tie_share(b, a, 1))
-defjvp(maximum, lambda t, y, a, b: t * _tie_share(a, b, 1), lambda t, y, a, b: t * _tie_share(b, a, 1))
-# y = min(a, b)                   ā = ȳ ⊙ [a < b] + ½ȳ ⊙ [a = b]
-minimum = primitive("minimum", np.minimum)
-defvjp(minimum, lambda g, y, a, b: g * _tie_share(a, b, -1), lambda g, y, a, b: g * _tie_share(b, a, -1))
-defjvp(minimum, lambda t, y, a, b: t * _tie_share(a, b, -1), lambda t, y, a, b: t * _tie_share(b, a, -1))
-# y = atan2(a, b)                 ā = ȳ b/(a² + b²), b̄ = −ȳ a/(a² + b²)
-arctan2 = primitive("arctan2", np.arctan2)
-defvjp(arctan2, lambda g, y, a, b: safe_mul(g, b / (a * a + b * b)),
-       lambda g, y, a, b: safe_mul(g, -a / (a * a + b * b)))
-defjvp(arctan2, lambda t, y, a, b: t * b / (a * a + b * b), lambda t, y, a, b: -t * a / (a * a + b * b))
+# y = max(a, b)                   ∂y/∂a = [a > b] + ½[a = b]  (ties split equally)
+maximum = elementwise2("maximum", np.maximum, lambda y, a, b: _tie_share(a, b, 1),
+                       lambda y, a, b: _tie_share(b, a, 1))
+# y = min(a, b)                   ∂y/∂a = [a < b] + ½[a = b]
+minimum = elementwise2("minimum", np.minimum, lambda y, a, b: _tie_share(a, b, -1),
+                       lambda y, a, b: _tie_share(b, a, -1))
+# y = atan2(a, b)                 ∂y/∂a = b/(a² + b²), ∂y/∂b = −a/(a² + b²)
+arctan2 = elementwise2("arctan2", np.arctan2, lambda y, a, b: b / (a * a + b * b),
+                       lambda y, a, b: -a / (a * a + b * b), singular=True)
 
 
 def _hypot_d(y, a):
-    nz = raw(y) != 0
+    nz = primal_value(y) != 0
     return where(nz, a / where(nz, y, 1.0), 0.0)
 
 
-# y = √(a² + b²)                  ā = ȳ a/y, b̄ = ȳ b/y  (0 at the origin)
-hypot = primitive("hypot", np.hypot)
-defvjp(hypot, lambda g, y, a, b: g * _hypot_d(y, a), lambda g, y, a, b: g * _hypot_d(y, b))
-defjvp(hypot, lambda t, y, a, b: t * _hypot_d(y, a), lambda t, y, a, b: t * _hypot_d(y, b))
-# y = ln(eᵃ + eᵇ)                 ā = ȳ e^(a−y), b̄ = ȳ e^(b−y)
-logaddexp = primitive("logaddexp", np.logaddexp)
-defvjp(logaddexp, lambda g, y, a, b: g * exp(a - y), lambda g, y, a, b: g * exp(b - y))
-defjvp(logaddexp, lambda t, y, a, b: t * exp(a - y), lambda t, y, a, b: t * exp(b - y))
-# y = log₂(2ᵃ + 2ᵇ)               ā = ȳ 2^(a−y), b̄ = ȳ 2^(b−y)
-logaddexp2 = primitive("logaddexp2", np.logaddexp2)
-defvjp(logaddexp2, lambda g, y, a, b: g * exp2(a - y), lambda g, y, a, b: g * exp2(b - y))
-defjvp(logaddexp2, lambda t, y, a, b: t * exp2(a - y), lambda t, y, a, b: t * exp2(b - y))
+# y = √(a² + b²)                  ∂y/∂a = a/y, ∂y/∂b = b/y  (0 at the origin)
+hypot = elementwise2("hypot", np.hypot, lambda y, a, b: _hypot_d(y, a),
+                     lambda y, a, b: _hypot_d(y, b))
+# y = ln(eᵃ + eᵇ)                 ∂y/∂a = e^(a−y), ∂y/∂b = e^(b−y)
+logaddexp = elementwise2("logaddexp", np.logaddexp, lambda y, a, b: exp(a - y),
+                         lambda y, a, b: exp(b - y))
+# y = log₂(2ᵃ + 2ᵇ)               ∂y/∂a = 2^(a−y), ∂y/∂b = 2^(b−y)
+logaddexp2 = elementwise2("logaddexp2", np.logaddexp2, lambda y, a, b: exp2(a - y),
+                          lambda y, a, b: exp2(b - y))
 # y = a − b·⌊a/b⌋                 ā = ȳ, b̄ = −ȳ ⊙ ⌊a/b⌋  (a.e.)
-remainder = primitive("remainder", np.remainder)
-defvjp(remainder, lambda g, y, a, b: g, lambda g, y, a, b: g * -floor_divide(raw(a), raw(b)))
-defjvp(remainder, lambda t, y, a, b: t, lambda t, y, a, b: t * -floor_divide(raw(a), raw(b)))
+remainder = defprimitive("remainder", np.remainder,
+                         vjp=(lambda g, y, a, b: g,
+                              lambda g, y, a, b: g * -floor_divide(primal_value(a), primal_value(b))),
+                         jvp=(lambda t, y, a, b: t,
+                              lambda t, y, a, b: t * -floor_divide(primal_value(a), primal_value(b))),
+                         batch="elementwise", saves="args")
 mod = remainder
 
 # ---------------------------------------------------------------------------------------------
 # Selection
 # ---------------------------------------------------------------------------------------------
 # y = c ? a : b                   ā = c ? ȳ : 0, b̄ = c ? 0 : ȳ   (exact zeros: see safe_mul)
-_where3 = primitive("where", np.where, complex_rules=True)
-defvjp(_where3, None, lambda g, y, c, a, b: _where3(c, g, 0.0), lambda g, y, c, a, b: _where3(c, 0.0, g))
-defjvp(_where3, None, lambda t, y, c, a, b: _where3(c, t, 0.0), lambda t, y, c, a, b: _where3(c, 0.0, t))
+_where3 = defprimitive("where", np.where,
+                       vjp=(None, lambda g, y, c, a, b: _where3(c, g, 0.0),
+                            lambda g, y, c, a, b: _where3(c, 0.0, g)),
+                       jvp=(None, lambda t, y, c, a, b: _where3(c, t, 0.0),
+                            lambda t, y, c, a, b: _where3(c, 0.0, t)),
+                       batch="elementwise", saves="args", complex_rules=True)
 
 
 def where(condition, x=None, y=None):
     """``numpy.where``: with three arguments, select elementwise (differentiable in x and y);
     with one, the indices where ``condition`` holds (non-differentiable)."""
     if x is None and y is None:
-        return np.nonzero(raw(condition))
+        return np.nonzero(primal_value(condition))
     if x is None or y is None:
         raise ValueError("where: either both or neither of x and y must be given")
-    return _where3(raw(condition), x, y)
+    return _where3(primal_value(condition), x, y)
 
 
 def _clip_pass(x, lo, hi):
-    rx = raw(x)
-    return ((rx >= raw(lo)) & (rx <= raw(hi))).astype(rx.dtype)
+    rx = primal_value(x)
+    return ((rx >= primal_value(lo)) & (rx <= primal_value(hi))).astype(rx.dtype)
 
 
 def _clip_impl(x, lo, hi):
     return np.clip(x, lo, hi)
 
 
-# y = min(max(x, lo), hi)         x̄ = ȳ ⊙ [lo ≤ x ≤ hi]  (gradient passes on the closed interval)
-_clip = primitive("clip", _clip_impl)
-defvjp(_clip, lambda g, y, x, lo, hi: g * _clip_pass(x, lo, hi),
-       lambda g, y, x, lo, hi: g * less(raw(x), raw(lo)),
-       lambda g, y, x, lo, hi: g * greater(raw(x), raw(hi)))
-defjvp(_clip, lambda t, y, x, lo, hi: t * _clip_pass(x, lo, hi),
-       lambda t, y, x, lo, hi: t * less(raw(x), raw(lo)),
-       lambda t, y, x, lo, hi: t * greater(raw(x), raw(hi)))
+# y = min(max(x, lo), hi)         ∂y/∂x = [lo ≤ x ≤ hi] (the gradient passes on the closed
+#                                 interval), ∂y/∂lo = [x < lo], ∂y/∂hi = [x > hi]
+_clip = elementwise_n("clip", _clip_impl, (lambda y, x, lo, hi: _clip_pass(x, lo, hi),
+                                           lambda y, x, lo, hi: less(primal_value(x), primal_value(lo)),
+                                           lambda y, x, lo, hi: greater(primal_value(x), primal_value(hi))))
 
 
 def clip(a, a_min=None, a_max=None):
@@ -301,9 +297,8 @@ def _astype_impl(x, dtype):
 
 # y = x cast to dtype             x̄ = ȳ cast back (done by fit_cotangent),  ẏ = ẋ cast
 #                                 (real → complex: x̄ = Re ȳ;  complex → real, numpy's Re z: z̄ = ȳ)
-_astype = primitive("astype", _astype_impl, complex_rules=True)
-defvjp(_astype, lambda g, y, x, dtype: g)
-defjvp(_astype, lambda t, y, x, dtype: _astype(t, dtype=dtype))
+_astype = linear("astype", _astype_impl, lambda g, y, x, dtype: g, batch="elementwise",
+                 complex_rules=True)
 
 
 def astype(x, dtype):
@@ -344,17 +339,6 @@ signbit = nondifferentiable(np.signbit, kind="elementwise")
 isclose = nondifferentiable(np.isclose, kind="elementwise")
 allclose = nondifferentiable(np.allclose)
 array_equal = nondifferentiable(np.array_equal)
-
-# Every primitive above broadcasts elementwise: under vmap, align ranks and let it broadcast.
-for _p in (negative, add, subtract, multiply, divide, power, maximum, minimum, arctan2, hypot,
-           logaddexp, logaddexp2, remainder, _where3, _clip, _astype, _conj, _real, _imag):
-    batch_elementwise(_p)
-
-# What each VJP reads (the tape keeps only that; see Primitive.saves).
-for _p in (negative, add, subtract, _astype):
-    _p.saves = "none"
-for _p in (multiply, maximum, minimum, remainder, _where3, _clip):
-    _p.saves = "args"
 
 abs = absolute
 fabs = absolute

@@ -51,10 +51,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._core.batching import align, batch_leading, defbatch, logical_ndim
-from .._core.primitive import call_plain, defjvp, defvjp, is_tracer, needs_rules, primitive
+from .._core.batching import align, logical_ndim
+from .._core.declare import defprimitive
+from .._core.primitive import call_plain, is_tracer, needs_rules
 from ._elementwise import abs, astype, conjugate, imag, power, real, sqrt, where
-from ._helpers import nondifferentiable, raw
+from ._helpers import nondifferentiable
+from ._helpers import primal_value
 from ._products import _matmul as _mm
 from ._products import matmul, outer as _outer, tensordot
 from ._reductions import max, min, sum
@@ -126,7 +128,7 @@ def _rsolve(x, r):
 def _inv_gaps(d):
     """1/d where d ≠ 0, and 0 where d = 0 exactly (the diagonal and repeated eigen/singular values).
     The double ``where`` keeps both the value and every derivative finite."""
-    nz = raw(d) != 0
+    nz = primal_value(d) != 0
     return where(nz, 1.0 / where(nz, d, 1.0), 0.0)
 
 
@@ -150,23 +152,27 @@ def _check_matrix(fname: str, a, square: bool = False, argname: str = "a") -> No
 # ---------------------------------------------------------------------------------------------
 
 # Y = A⁻¹                 Ā = −Yᵀ Ȳ Yᵀ      Ẏ = −Y Ȧ Y       (Cookbook eq. 40; Giles 2008, Inverse)
-_inv = batch_leading(primitive("linalg.inv", np.linalg.inv, complex_rules=True))
-defvjp(_inv, lambda g, y, a: -_mm(_T(y), _mm(g, _T(y))))
-defjvp(_inv, lambda t, y, a: -_mm(y, _mm(t, y)))
+_inv = defprimitive("linalg.inv", np.linalg.inv,
+                    vjp=lambda g, y, a: -_mm(_T(y), _mm(g, _T(y))),
+                    jvp=lambda t, y, a: -_mm(y, _mm(t, y)), batch="leading", complex_rules=True)
 
 # X = A⁻¹ B  (B a stack of matrices)     B̄ = A⁻ᵀ X̄,  Ā = −B̄ Xᵀ      Ẋ = A⁻¹(Ḃ − Ȧ X)
 #                                        (Giles 2008, Matrix inverse product)
-_solve = primitive("linalg.solve", np.linalg.solve, complex_rules=True)
-defvjp(_solve, lambda g, x, a, b: -_mm(_solve(_T(a), g), _T(x)),
-       lambda g, x, a, b: _solve(_T(a), g))
-defjvp(_solve, lambda t, x, a, b: -_solve(a, _mm(t, x)), lambda t, x, a, b: _solve(a, t))
-# vmap: the batch axes of A and B broadcast against each other as elementwise operands do
-defbatch(_solve, lambda size, vals, bat: _solve(*align(vals, bat, logical_ndim(vals, bat))))
+#                                        vmap: the batch axes of A and B broadcast as
+#                                        elementwise operands do
+_solve = defprimitive("linalg.solve", np.linalg.solve,
+                      vjp=(lambda g, x, a, b: -_mm(_solve(_T(a), g), _T(x)),
+                           lambda g, x, a, b: _solve(_T(a), g)),
+                      jvp=(lambda t, x, a, b: -_solve(a, _mm(t, x)),
+                           lambda t, x, a, b: _solve(a, t)),
+                      batch=lambda size, vals, bat: _solve(*align(vals, bat, logical_ndim(vals, bat))),
+                      complex_rules=True)
 
 # y = det A                       Ā = ȳ y A⁻ᵀ       ẏ = y tr(A⁻¹ Ȧ)   (Cookbook eqs. 42, 49)
-_det = batch_leading(primitive("linalg.det", np.linalg.det, complex_rules=True))
-defvjp(_det, lambda g, y, a: _per_matrix(g * y) * _T(_inv(a)))
-defjvp(_det, lambda t, y, a: y * trace(_solve(a, t)))
+_det = defprimitive("linalg.det", np.linalg.det,
+                    vjp=lambda g, y, a: _per_matrix(g * y) * _T(_inv(a)),
+                    jvp=lambda t, y, a: y * trace(_solve(a, t)), batch="leading",
+                    complex_rules=True)
 
 
 def _slogdet_impl(a):
@@ -191,10 +197,8 @@ def _slogdet_jvp(t, ans, a):
 # (s, y) = (sign det A, ln|det A|), τ = tr(A⁻¹ Ȧ)        (Cookbook eqs. 43, 57)
 #   real A:     Ā = ȳ A⁻ᵀ                     ẏ = τ,     ṡ = 0
 #   complex A:  Ā = (ȳ + i Im(s̄̄ s)) A⁻ᵀ      ẏ = Re τ,  ṡ = i s Im τ    (s̄̄ = the cotangent of s)
-_slogdet = batch_leading(primitive("linalg.slogdet", _slogdet_impl, multiple_results=True,
-                                   complex_rules=True))
-defvjp(_slogdet, _slogdet_vjp)
-defjvp(_slogdet, _slogdet_jvp)
+_slogdet = defprimitive("linalg.slogdet", _slogdet_impl, vjp=_slogdet_vjp, jvp=_slogdet_jvp,
+                        batch="leading", multiple_results=True, complex_rules=True)
 
 
 def _phi(x):
@@ -214,9 +218,8 @@ def _cholesky_jvp(t, l, a):
 
 # L = chol A (lower)              Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹)      L̇ = L Φ(L⁻¹ sym(Ȧ) L⁻ᵀ)
 #                                 (Murray 2016 §3; Giles 2008, Cholesky factorisation)
-_cholesky = batch_leading(primitive("linalg.cholesky", np.linalg.cholesky))
-defvjp(_cholesky, _cholesky_vjp)
-defjvp(_cholesky, _cholesky_jvp)
+_cholesky = defprimitive("linalg.cholesky", np.linalg.cholesky, vjp=_cholesky_vjp,
+                         jvp=_cholesky_jvp, batch="leading")
 
 
 def _eigh_impl(a, UPLO):
@@ -246,9 +249,8 @@ def _eigh_jvp(t, ans, a, UPLO):
 
 # A = V diag(λ) Vᵀ (ascending λ)  Ā = sym(V (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ)    λ̇ = diag(Vᵀ Ȧ V),
 # Fᵢⱼ = 1/(λⱼ − λᵢ), Ȧ ↦ sym(Ȧ)   V̇ = V (F ∘ (Vᵀ Ȧ V))   (Giles 2008, Eigenvalues and eigenvectors)
-_eigh = batch_leading(primitive("linalg.eigh", _eigh_impl, multiple_results=True))
-defvjp(_eigh, _eigh_vjp)
-defjvp(_eigh, _eigh_jvp)
+_eigh = defprimitive("linalg.eigh", _eigh_impl, vjp=_eigh_vjp, jvp=_eigh_jvp, batch="leading",
+                     multiple_results=True)
 
 
 def _svd_impl(a, full_matrices, hermitian):
@@ -309,9 +311,8 @@ def _svd_jvp(t, ans, a, full_matrices, hermitian):
 # A = U diag(s) Vᵀ (reduced), Fᵢⱼ = 1/(sⱼ² − sᵢ²), J = F ∘ (UᵀŪ − ŪᵀU), K = F ∘ (VᵀV̄ − V̄ᵀV):
 #   Ā = U (J S + diag(s̄) + S K) Vᵀ + (I − UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I − VVᵀ)     (Townsend 2016)
 #   ṡ = diag(Uᵀ Ȧ V),  U̇ = U (F ∘ (dS S + S dSᵀ)) + (I − UUᵀ) Ȧ V S⁻¹,  dS = Uᵀ Ȧ V, V̇ likewise
-_svd = batch_leading(primitive("linalg.svd", _svd_impl, multiple_results=True))
-defvjp(_svd, _svd_vjp)
-defjvp(_svd, _svd_jvp)
+_svd = defprimitive("linalg.svd", _svd_impl, vjp=_svd_vjp, jvp=_svd_jvp, batch="leading",
+                     multiple_results=True)
 
 
 def _copyltu(x):
@@ -344,9 +345,8 @@ def _qr_jvp(t, ans, a):
 # A = Q R (m ≥ n, reduced)   M = R R̄ᵀ − Q̄ᵀ Q,  Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ     (Liao et al. 2019)
 #   Ω = tril(Qᵀ Ȧ R⁻¹, −1) − its transpose,  Q̇ = Q (Ω − Qᵀ Ȧ R⁻¹) + Ȧ R⁻¹,  Ṙ = (Qᵀ Ȧ R⁻¹ − Ω) R
 #                                 (Walter & Lehmann 2010; Seeger et al. 2017)
-_qr = batch_leading(primitive("linalg.qr", _qr_impl, multiple_results=True))
-defvjp(_qr, _qr_vjp)
-defjvp(_qr, _qr_jvp)
+_qr = defprimitive("linalg.qr", _qr_impl, vjp=_qr_vjp, jvp=_qr_jvp, batch="leading",
+                     multiple_results=True)
 
 
 def _pinv_impl(a, rcond, hermitian):
@@ -369,9 +369,7 @@ def _pinv_jvp(t, p, a, rcond, hermitian):
 
 # P = A⁺ (constant rank)          Ā = −Pᵀ Ȳ Pᵀ + (I − AP) Ȳᵀ P Pᵀ + Pᵀ P Ȳᵀ (I − PA)
 #   Ṗ = −P Ȧ P + P Pᵀ Ȧᵀ (I − A P) + (I − P A) Ȧᵀ Pᵀ P         (Golub & Pereyra 1973)
-_pinv = batch_leading(primitive("linalg.pinv", _pinv_impl))
-defvjp(_pinv, _pinv_vjp)
-defjvp(_pinv, _pinv_jvp)
+_pinv = defprimitive("linalg.pinv", _pinv_impl, vjp=_pinv_vjp, jvp=_pinv_jvp, batch="leading")
 
 # ---------------------------------------------------------------------------------------------
 # Public functions (numpy.linalg signatures)
@@ -547,7 +545,7 @@ def pinv(a, rcond=None, hermitian: bool = False, *, rtol=np._NoValue):
             rcond = rtol
     elif rtol is not np._NoValue:
         raise ValueError("pinv: `rtol` and `rcond` can't be both set")
-    return _pinv(a, rcond=raw(rcond), hermitian=bool(hermitian))
+    return _pinv(a, rcond=primal_value(rcond), hermitian=bool(hermitian))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,18 +568,18 @@ def _vector_norm(x, ord, axis: int, keepdims: bool):
     if ord == -np.inf:
         return min(abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:       # the number of non-zero entries: piecewise constant
-        return astype(sum(raw(x) != 0, axis=axis, keepdims=keepdims), x.dtype)
+        return astype(sum(primal_value(x) != 0, axis=axis, keepdims=keepdims), x.dtype)
     if ord == 1:
         return sum(abs(x), axis=axis, keepdims=keepdims)
     p = float(ord)
     ax = abs(x)
     if p > 0:          # |xᵢ|ᵖ with derivative 0 at xᵢ = 0 (also for p < 1), and y′ = 0 at x = 0
-        nz = raw(ax) > 0
+        nz = primal_value(ax) > 0
         ax = where(nz, power(where(nz, ax, 1.0), p), 0.0)
     else:
         ax = power(ax, p)
     s = sum(ax, axis=axis, keepdims=keepdims)
-    pos = raw(s) > 0
+    pos = primal_value(s) > 0
     return where(pos, power(where(pos, s, 1.0), 1.0 / p), 0.0)
 
 
@@ -782,7 +780,7 @@ def lstsq(a, b, rcond=None):
         rcond = np.finfo(a.dtype).eps * builtins.max(m, n)
     x = matmul(pinv(a, rcond), b)
     s = svd(a, compute_uv=False)
-    rank = astype(sum(raw(s) > rcond * max(raw(s)), axis=-1), np.int32)
+    rank = astype(sum(primal_value(s) > rcond * max(primal_value(s)), axis=-1), np.int32)
     if m > n:
         r = b - matmul(a, x)
         residuals = reshape(sum(r * r, axis=0), (-1,))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 from .._core.primitive import Primitive, Tracer, bind
-from ._helpers import raw
+from ._helpers import primal_value
 
 
 def _install() -> None:
@@ -65,7 +65,7 @@ def _install() -> None:
                  "swapaxes", "clip", "dot", "trace", "diagonal", "repeat", "round", "argmax",
                  "argmin", "argsort", "any", "all", "nonzero", "sort", "conj", "conjugate"):
         setattr(T, name, getattr(mnp, name))
-    T.item = lambda self, *a: raw(self).item(*a)
+    T.item = lambda self, *a: primal_value(self).item(*a)
 
     modules = {"numpy": mnp, "numpy.linalg": mlinalg}
 

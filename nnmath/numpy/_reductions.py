@@ -15,10 +15,10 @@ import math
 
 import numpy as np
 
-from .._core.batching import batch_axis_param, batch_reduction
-from .._core.primitive import defjvp, defvjp, primitive
+from .._core.declare import defprimitive
 from ._elementwise import imag, multiply, real, sqrt, where
-from ._helpers import physical, raw
+from ._helpers import linear
+from ._helpers import primal_value, strip_tracers
 from ._shape import _broadcast_to, _reshape, broadcast_to, expand_dims, flip, moveaxis, reshape
 
 
@@ -65,10 +65,9 @@ def _sum_impl(x, axis=None, keepdims=False):
     return np.add.reduce(x, axis=axis, keepdims=keepdims)     # np.sum minus its Python wrapper
 
 
-# y = Σ_axis x                    x̄ = broadcast(ȳ)      ẏ = Σ_axis ẋ
-_sum = primitive("sum", _sum_impl, complex_rules=True)
-defvjp(_sum, lambda g, y, x, axis, keepdims: _broadcast_to(_expand(g, x, axis, keepdims), shape=x.shape))
-defjvp(_sum, lambda t, y, x, axis, keepdims: _sum(t, axis=axis, keepdims=keepdims))
+# y = Σ_axis x  (linear)          x̄ = broadcast(ȳ)      ẏ = Σ_axis ẋ
+_sum = linear("sum", _sum_impl, lambda g, y, x, axis, keepdims: _broadcast_to(
+    _expand(g, x, axis, keepdims), shape=x.shape), batch="reduction", complex_rules=True)
 
 
 def sum(a, axis=None, dtype=None, keepdims=False):
@@ -84,7 +83,7 @@ def sum(a, axis=None, dtype=None, keepdims=False):
 def _prod_others(x, axis):
     """∏_{j≠i} xⱼ along ``axis`` for every i, exactly, zeros included (O(n²) only if an element is
     0 or so small that y / xᵢ would underflow)."""
-    px = physical(x)
+    px = strip_tracers(x)
     tiny = np.sqrt(np.finfo(px.dtype if px.dtype.kind == "f" else np.float64).tiny)
     if not np.any(np.abs(px) < tiny):       # y / x is exact unless an element is 0 or denormal-small
         return _prod(x, axis=axis, keepdims=True) / x
@@ -105,10 +104,12 @@ def _prod_impl(x, axis=None, keepdims=False):
 
 
 # y = ∏_axis x                    x̄ = broadcast(ȳ) ⊙ ∏_{j≠i} xⱼ      ẏ = Σ_axis ẋ ⊙ ∏_{j≠i} xⱼ
-_prod = primitive("prod", _prod_impl, complex_rules=True)
-defvjp(_prod, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_others(x, axis))
-defjvp(_prod, lambda t, y, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis=axis,
-                                                   keepdims=keepdims))
+_prod = defprimitive(
+    "prod", _prod_impl,
+    vjp=lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _prod_others(x, axis),
+    jvp=lambda t, y, x, axis, keepdims: _sum(t * _prod_others(x, axis), axis=axis,
+                                             keepdims=keepdims),
+    batch="reduction", saves="args", complex_rules=True)
 
 
 def prod(a, axis=None, dtype=None, keepdims=False):
@@ -123,8 +124,8 @@ def prod(a, axis=None, dtype=None, keepdims=False):
 
 def _tie_weights(y, x, axis, keepdims):
     """[x = y] / #ties: the share of ȳ each element gets (ties split equally)."""
-    rx = raw(x)
-    ry = raw(y) if keepdims else np.reshape(raw(y), _kept_shape(rx.shape, axis))
+    rx = primal_value(x)
+    ry = primal_value(y) if keepdims else np.reshape(primal_value(y), _kept_shape(rx.shape, axis))
     hit = rx == ry
     return (hit / np.sum(hit, axis=axis, keepdims=True)).astype(rx.dtype)
 
@@ -138,19 +139,17 @@ def _min_impl(x, axis=None, keepdims=False):
 
 
 # y = max_axis x                  x̄ = broadcast(ȳ) ⊙ [x = y]/#ties      ẏ = Σ ẋ ⊙ [x = y]/#ties
-_max = primitive("max", _max_impl)
-defvjp(_max, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _tie_weights(y, x, axis, keepdims))
-defjvp(_max, lambda t, y, x, axis, keepdims: _sum(t * _tie_weights(y, x, axis, keepdims), axis=axis,
-                                                  keepdims=keepdims))
-# y = min_axis x                  (as max)
-_min = primitive("min", _min_impl)
-defvjp(_min, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _tie_weights(y, x, axis, keepdims))
-defjvp(_min, lambda t, y, x, axis, keepdims: _sum(t * _tie_weights(y, x, axis, keepdims), axis=axis,
-                                                  keepdims=keepdims))
+def _extremum_vjp(g, y, x, axis, keepdims):
+    return _expand(g, x, axis, keepdims) * _tie_weights(y, x, axis, keepdims)
 
 
-for _p in (_sum, _prod, _max, _min):
-    batch_reduction(_p)
+def _extremum_jvp(t, y, x, axis, keepdims):
+    return _sum(t * _tie_weights(y, x, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+_max = defprimitive("max", _max_impl, vjp=_extremum_vjp, jvp=_extremum_jvp, batch="reduction")
+# y = min_axis x                  (as max: x̄ = broadcast(ȳ) ⊙ [x = y]/#ties)
+_min = defprimitive("min", _min_impl, vjp=_extremum_vjp, jvp=_extremum_jvp, batch="reduction")
 
 
 def max(a, axis=None, keepdims=False):
@@ -175,15 +174,9 @@ def _cumsum_impl(x, axis):
     return np.cumsum(x, axis=axis)
 
 
-# y_k = Σ_{i≤k} x_i               x̄_i = Σ_{k≥i} ȳ_k (reversed cumsum)      ẏ = cumsum ẋ
-_cumsum = primitive("cumsum", _cumsum_impl, complex_rules=True)
-defvjp(_cumsum, lambda g, y, x, axis: flip(_cumsum(flip(g, axis), axis=axis), axis))
-defjvp(_cumsum, lambda t, y, x, axis: _cumsum(t, axis=axis))
-
-
-batch_axis_param(_cumsum)
-_sum.saves = _cumsum.saves = "none"     # their VJPs read only x's shape
-_prod.saves = "args"
+# y_k = Σ_{i≤k} x_i  (linear)     x̄_i = Σ_{k≥i} ȳ_k (reversed cumsum)      ẏ = cumsum ẋ
+_cumsum = linear("cumsum", _cumsum_impl, lambda g, y, x, axis: flip(_cumsum(flip(g, axis), axis=axis), axis),
+                 batch="axis", complex_rules=True)
 
 
 def cumsum(a, axis=None):

@@ -14,9 +14,10 @@ import math
 
 import numpy as np
 
-from .._core.batching import align, batch_leading, defbatch
-from .._core.primitive import defjvp, defvjp, primitive
-from ._helpers import Variadic, linear, raw
+from .._core.batching import align
+from .._core.declare import Variadic, defprimitive
+from ._helpers import linear
+from ._helpers import primal_value
 
 # ---------------------------------------------------------------------------------------------
 # Primitives (all linear with real coefficients, so their rules hold for complex values as
@@ -29,7 +30,9 @@ def _reshape_impl(x, shape):
 
 
 # y = reshape(x)                  x̄ = reshape(ȳ, x.shape)
-_reshape = linear(primitive("reshape", _reshape_impl, complex_rules=True), lambda g, y, x, shape: _reshape(g, shape=x.shape))
+_reshape = linear("reshape", _reshape_impl, lambda g, y, x, shape: _reshape(g, shape=x.shape),
+                  batch=lambda size, vals, bat, shape: _reshape(vals[0], shape=(size,) + tuple(shape)),
+                  complex_rules=True)
 
 
 def _transpose_impl(x, axes):
@@ -37,8 +40,11 @@ def _transpose_impl(x, axes):
 
 
 # y = transpose(x, p)             x̄ = transpose(ȳ, p⁻¹)
-_transpose = linear(primitive("transpose", _transpose_impl, complex_rules=True),
-                    lambda g, y, x, axes: _transpose(g, axes=tuple(np.argsort(axes))))
+_transpose = linear("transpose", _transpose_impl,
+                    lambda g, y, x, axes: _transpose(g, axes=tuple(np.argsort(axes))),
+                    batch=lambda size, vals, bat, axes: _transpose(
+                        vals[0], axes=(0,) + tuple(a + 1 for a in axes)),
+                    complex_rules=True)
 
 
 def _broadcast_to_impl(x, shape):
@@ -48,7 +54,10 @@ def _broadcast_to_impl(x, shape):
 
 
 # y = broadcast(x)                x̄ = ȳ summed over broadcast axes (by fit_cotangent)
-_broadcast_to = linear(primitive("broadcast_to", _broadcast_to_impl, complex_rules=True), lambda g, y, x, shape: g)
+_broadcast_to = linear("broadcast_to", _broadcast_to_impl, lambda g, y, x, shape: g,
+                       batch=lambda size, vals, bat, shape: _broadcast_to(
+                           align(vals, bat, len(shape))[0], shape=(size,) + tuple(shape)),
+                       complex_rules=True)
 
 
 def _has_advanced(idx: tuple) -> bool:
@@ -87,19 +96,26 @@ def _scatter(g, x, idx):
     return _index_add(np.zeros(x.shape, g.dtype), g, idx=idx)
 
 
-getitem = linear(primitive("getitem", _getitem_impl, complex_rules=True),
-                 lambda g, y, x, idx: _scatter(g, x, idx))
+getitem = linear("getitem", _getitem_impl, lambda g, y, x, idx: _scatter(g, x, idx),
+                 batch=lambda size, vals, bat, idx: _batch_getitem(size, vals, bat, idx),
+                 complex_rules=True)
 # y = x with v added at idx       x̄ = ȳ,  v̄ = ȳ[idx]          ẏ = ẋ + scatter(v̇)
-_index_add = primitive("index_add", _index_add_impl, complex_rules=True)
-defvjp(_index_add, lambda g, y, x, v, idx: g, lambda g, y, x, v, idx: getitem(g, idx=idx))
-defjvp(_index_add, lambda t, y, x, v, idx: t,
-       lambda t, y, x, v, idx: _index_add(np.zeros(y.shape, t.dtype), t, idx=idx))
+_index_add = defprimitive(
+    "index_add", _index_add_impl,
+    vjp=(lambda g, y, x, v, idx: g, lambda g, y, x, v, idx: getitem(g, idx=idx)),
+    jvp=(lambda t, y, x, v, idx: t,
+         lambda t, y, x, v, idx: _index_add(np.zeros(y.shape, t.dtype), t, idx=idx)),
+    batch=lambda size, vals, bat, idx: _batch_index_update(_index_add, size, vals, bat, idx),
+    saves="none", complex_rules=True)
 # y = x with v written at idx     x̄ = ȳ with 0 at idx, v̄ = ȳ[idx]
-_index_set = primitive("index_set", _index_set_impl, complex_rules=True)
-defvjp(_index_set, lambda g, y, x, v, idx: _index_set(g, 0.0, idx=idx),
-       lambda g, y, x, v, idx: getitem(g, idx=idx))
-defjvp(_index_set, lambda t, y, x, v, idx: _index_set(t, 0.0, idx=idx),
-       lambda t, y, x, v, idx: _index_set(np.zeros(y.shape, t.dtype), t, idx=idx))
+_index_set = defprimitive(
+    "index_set", _index_set_impl,
+    vjp=(lambda g, y, x, v, idx: _index_set(g, 0.0, idx=idx),
+         lambda g, y, x, v, idx: getitem(g, idx=idx)),
+    jvp=(lambda t, y, x, v, idx: _index_set(t, 0.0, idx=idx),
+         lambda t, y, x, v, idx: _index_set(np.zeros(y.shape, t.dtype), t, idx=idx)),
+    batch=lambda size, vals, bat, idx: _batch_index_update(_index_set, size, vals, bat, idx),
+    saves="none", complex_rules=True)
 
 
 def _concatenate_impl(*xs, axis):
@@ -119,9 +135,10 @@ def _concat_jvp(i, t, y, *xs, axis):
 
 
 # y = [x₁ x₂ … ] along axis       x̄ᵢ = the slice of ȳ that xᵢ filled
-_concatenate = primitive("concatenate", _concatenate_impl, complex_rules=True)
-_concatenate.vjps = Variadic(_concat_vjp)
-_concatenate.jvps = Variadic(_concat_jvp)
+_concatenate = defprimitive("concatenate", _concatenate_impl, vjp=Variadic(_concat_vjp),
+                            jvp=Variadic(_concat_jvp),
+                            batch=lambda size, vals, bat, axis: _batch_concatenate(size, vals, bat, axis),
+                            saves="none", complex_rules=True)
 
 
 def _pad_impl(x, pad_width, constant_values):
@@ -133,9 +150,12 @@ def _unpad(g, pad_width):
 
 
 # y = x framed by constants       x̄ = the interior of ȳ
-_pad = primitive("pad", _pad_impl, complex_rules=True)
-defvjp(_pad, lambda g, y, x, pad_width, constant_values: _unpad(g, pad_width))
-defjvp(_pad, lambda t, y, x, pad_width, constant_values: _pad(t, pad_width=pad_width, constant_values=0))
+_pad = defprimitive(
+    "pad", _pad_impl, vjp=lambda g, y, x, pad_width, constant_values: _unpad(g, pad_width),
+    jvp=lambda t, y, x, pad_width, constant_values: _pad(t, pad_width=pad_width, constant_values=0),
+    batch=lambda size, vals, bat, pad_width, constant_values: _pad(
+        vals[0], pad_width=((0, 0),) + pad_width, constant_values=constant_values),
+    saves="none", complex_rules=True)
 
 
 def _roll_impl(x, shift, axis):
@@ -147,8 +167,9 @@ def _neg(shift):
 
 
 # y = roll(x, s)                  x̄ = roll(ȳ, −s)
-_roll = linear(primitive("roll", _roll_impl, complex_rules=True),
-               lambda g, y, x, shift, axis: _roll(g, shift=_neg(shift), axis=axis))
+_roll = linear("roll", _roll_impl, lambda g, y, x, shift, axis: _roll(g, shift=_neg(shift), axis=axis),
+               batch=lambda size, vals, bat, shift, axis: _batch_roll(size, vals, bat, shift, axis),
+               complex_rules=True)
 
 
 def _triu_impl(x, k):
@@ -160,9 +181,11 @@ def _tril_impl(x, k):
 
 
 # y = upper triangle of x         x̄ = upper triangle of ȳ (a projection: its own transpose)
-_triu = linear(primitive("triu", _triu_impl, complex_rules=True), lambda g, y, x, k: _triu(g, k=k))
+_triu = linear("triu", _triu_impl, lambda g, y, x, k: _triu(g, k=k), batch="leading",
+               complex_rules=True)
 # y = lower triangle of x         x̄ = lower triangle of ȳ
-_tril = linear(primitive("tril", _tril_impl, complex_rules=True), lambda g, y, x, k: _tril(g, k=k))
+_tril = linear("tril", _tril_impl, lambda g, y, x, k: _tril(g, k=k), batch="leading",
+               complex_rules=True)
 
 # ---------------------------------------------------------------------------------------------
 # Batching rules (vmap): the batch axis is axis 0 of every stacked value
@@ -193,18 +216,16 @@ def _batch_getitem(size, vals, bat, idx):
     return y
 
 
-def _batch_index_update(prim):
-    def rule(size, vals, bat, idx):
-        if _advanced_split(idx):
-            raise NotImplementedError("x.at[idx] with advanced indices separated by slices is not "
-                                      "supported inside vmap")
-        x, v = _stacked(size, vals[0], bat[0]), vals[1]
-        full = (slice(None),) + idx
-        sub = np.broadcast_to(np.empty((), bool), tuple(x.shape))[full].shape
-        if bat[1]:
-            v = v.reshape((size,) + (1,) * (len(sub) - v.ndim) + tuple(v.shape[1:]))
-        return prim(x, v, idx=full)
-    return rule
+def _batch_index_update(prim, size, vals, bat, idx):
+    if _advanced_split(idx):
+        raise NotImplementedError("x.at[idx] with advanced indices separated by slices is not "
+                                  "supported inside vmap")
+    x, v = _stacked(size, vals[0], bat[0]), vals[1]
+    full = (slice(None),) + idx
+    sub = np.broadcast_to(np.empty((), bool), tuple(x.shape))[full].shape
+    if bat[1]:
+        v = v.reshape((size,) + (1,) * (len(sub) - v.ndim) + tuple(v.shape[1:]))
+    return prim(x, v, idx=full)
 
 
 def _batch_concatenate(size, vals, bat, axis):
@@ -220,21 +241,6 @@ def _batch_roll(size, vals, bat, shift, axis):
     return _roll(x, shift=shift, axis=axis)
 
 
-defbatch(_reshape, lambda size, vals, bat, shape: _reshape(vals[0], shape=(size,) + tuple(shape)))
-defbatch(_transpose, lambda size, vals, bat, axes: _transpose(vals[0], axes=(0,) + tuple(a + 1 for a in axes)))
-defbatch(_broadcast_to, lambda size, vals, bat, shape: _broadcast_to(
-    align(vals, bat, len(shape))[0], shape=(size,) + tuple(shape)))
-defbatch(getitem, _batch_getitem)
-defbatch(_index_add, _batch_index_update(_index_add))
-defbatch(_index_set, _batch_index_update(_index_set))
-defbatch(_concatenate, _batch_concatenate)
-defbatch(_pad, lambda size, vals, bat, pad_width, constant_values: _pad(
-    vals[0], pad_width=((0, 0),) + pad_width, constant_values=constant_values))
-defbatch(_roll, _batch_roll)
-batch_leading(_triu)
-batch_leading(_tril)
-for _p in (_index_add, _index_set, _concatenate, _pad):
-    _p.saves = "none"           # their VJPs read shapes only (see Primitive.saves)
 
 # ---------------------------------------------------------------------------------------------
 # Public functions (numpy signatures)
@@ -504,7 +510,7 @@ def repeat(a, repeats, axis=None):
     if axis is None:
         a, axis = ravel(a), 0
     axis = int(axis) % a.ndim
-    index = np.repeat(np.arange(a.shape[axis]), raw(repeats))
+    index = np.repeat(np.arange(a.shape[axis]), primal_value(repeats))
     return take(a, index, axis=axis)
 
 
@@ -545,7 +551,7 @@ def sort(a, axis=-1):
     a = _arr(a)
     if axis is None:
         a, axis = ravel(a), 0
-    return take_along_axis(a, np.argsort(raw(a), axis=axis, kind="stable"), axis)
+    return take_along_axis(a, np.argsort(primal_value(a), axis=axis, kind="stable"), axis)
 
 
 def diagonal(a, offset=0, axis1=0, axis2=1):
@@ -590,7 +596,7 @@ def tril(m, k=0):
 
 
 def _normalize_pad_width(pad_width, ndim: int) -> tuple:
-    pw = np.broadcast_to(np.asarray(raw(pad_width), dtype=int), (ndim, 2))
+    pw = np.broadcast_to(np.asarray(primal_value(pad_width), dtype=int), (ndim, 2))
     if np.any(pw < 0):
         raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
     return tuple((int(lo), int(hi)) for lo, hi in pw)
@@ -602,7 +608,7 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     array = _arr(array)
     pw = _normalize_pad_width(pad_width, array.ndim)
     if mode == "constant":
-        return _pad(array, pad_width=pw, constant_values=raw(constant_values))
+        return _pad(array, pad_width=pw, constant_values=primal_value(constant_values))
     if mode not in ("edge", "reflect", "symmetric", "wrap") or kwargs.get("reflect_type", "even") != "even":
         raise NotImplementedError(
             f"pad: mode={mode!r}{' with reflect_type=' + repr(kwargs['reflect_type']) if 'reflect_type' in kwargs else ''}"
@@ -625,7 +631,7 @@ def _index_of(key):
 
 
 def _index_array(k):
-    k = raw(k)
+    k = primal_value(k)
     return k if getattr(k, "_staged", False) else np.asarray(k)
 
 

@@ -14,10 +14,13 @@ A transform's state is a NamedTuple (a pytree), ``init(params) -> state`` and
 arithmetic is written with ``nnmath.numpy``: an update is itself differentiable, so a learning rate
 or a β can be tuned by differentiating through unrolled steps. float32 trees stay float32 (Python
 scalars never promote, and schedule values are converted to Python floats).
+
+The update rules themselves (Adam's, RMSprop's, …) are written once, in ``_rules``; the blocks here
+run them leaf by leaf in the functional namespace, the Keras-style objects' flat fast path runs the
+same functions in place.
 """
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Callable, NamedTuple
 
@@ -25,7 +28,10 @@ import numpy as np
 
 import nnmath.numpy as mnp
 from nnmath._core.primitive import Tracer
-from nnmath._core.tree import tree_leaves, tree_map
+from nnmath._core.tree import tree_flatten, tree_leaves, tree_map, tree_unflatten
+
+from . import _rules
+from ._rules import PURE
 
 __all__ = [
     "GradientTransformation", "EmptyState", "chain", "apply_updates", "identity", "scale",
@@ -127,6 +133,16 @@ def scalar(x):
 
 def _zeros(params):
     return tree_map(mnp.zeros_like, params)
+
+
+def _per_leaf(rule, n_out: int, tree, *rest):
+    """Run ``rule(*leaves)`` (one leaf of ``tree`` and of each of ``rest``, None for a missing
+    tree) → ``n_out`` trees shaped like ``tree`` (an output that is None stays None)."""
+    leaves, treedef = tree_flatten(tree)
+    others = [[None] * len(leaves) if r is None else tree_flatten(r)[0] for r in rest]
+    outs = [rule(*args) for args in zip(leaves, *others)]
+    return tuple(None if outs and outs[0][k] is None else
+                 tree_unflatten(treedef, [o[k] for o in outs]) for k in range(n_out))
 
 
 def _need_params(name: str, params) -> None:
@@ -263,8 +279,8 @@ def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
         return TraceState(trace=_zeros(params))
 
     def update(updates, state, params=None):
-        v = tree_map(lambda g, t: g + decay * t, updates, state.trace)
-        u = tree_map(lambda g, t: g + decay * t, updates, v) if nesterov else v
+        u, v = _per_leaf(lambda g, t: _rules.trace(PURE, g, t, None, decay, nesterov), 2,
+                         updates, state.trace)
         return u, TraceState(trace=v)
 
     return GradientTransformation(init, update)
@@ -377,17 +393,10 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *,
 
     def update(updates, state, params=None):
         t = state.count + 1
-        mu = tree_map(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
-        nu = tree_map(lambda g, v: b2 * v + (1 - b2) * mnp.square(g), updates, state.nu)
-        nu_max = tree_map(mnp.maximum, state.nu_max, nu) if amsgrad else None
-        den = nu_max if amsgrad else nu
-        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
-        if eps_hat:
-            a = math.sqrt(bc2) / bc1
-            u = tree_map(lambda m, v: a * m / (mnp.sqrt(v) + eps), mu, den)
-        else:
-            r = math.sqrt(bc2)
-            u = tree_map(lambda m, v: (m / bc1) / (mnp.sqrt(v) / r + eps), mu, den)
+        alpha, eps_t = _rules.adam_coeffs(b1, b2, eps, t, eps_hat)
+        u, mu, nu, nu_max = _per_leaf(
+            lambda g, m, v, vm: _rules.adam(PURE, g, m, v, vm, None, b1, b2, alpha, eps_t), 4,
+            updates, state.mu, state.nu, state.nu_max)
         return u, ScaleByAdamState(count=t, mu=mu, nu=nu, nu_max=nu_max)
 
     return GradientTransformation(init, update)
@@ -416,14 +425,9 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, *, eps_in_sqrt: bool = F
         return ScaleByRmsState(nu=nu, mu=_zeros(params) if centered else None)
 
     def update(updates, state, params=None):
-        nu = tree_map(lambda g, v: decay * v + (1 - decay) * mnp.square(g), updates, state.nu)
-        mu = tree_map(lambda g, m: decay * m + (1 - decay) * g, updates, state.mu) if centered \
-            else None
-        s = tree_map(lambda v, m: v - mnp.square(m), nu, mu) if centered else nu
-        if eps_in_sqrt:
-            u = tree_map(lambda g, s_: g / mnp.sqrt(s_ + eps), updates, s)
-        else:
-            u = tree_map(lambda g, s_: g / (mnp.sqrt(s_) + eps), updates, s)
+        u, nu, mu = _per_leaf(
+            lambda g, v, m: _rules.rms(PURE, g, v, m, None, decay, eps, eps_in_sqrt), 3,
+            updates, state.nu, state.mu)
         return u, ScaleByRmsState(nu=nu, mu=mu)
 
     return GradientTransformation(init, update)
@@ -449,11 +453,8 @@ def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
                                         params))
 
     def update(updates, state, params=None):
-        acc = tree_map(lambda g, a: a + mnp.square(g), updates, state.sum_of_squares)
-        if eps_in_sqrt:
-            u = tree_map(lambda g, a: g / mnp.sqrt(a + eps), updates, acc)
-        else:
-            u = tree_map(lambda g, a: g / (mnp.sqrt(a) + eps), updates, acc)
+        u, acc = _per_leaf(lambda g, a: _rules.rss(PURE, g, a, None, eps, eps_in_sqrt), 2,
+                           updates, state.sum_of_squares)
         return u, ScaleByRssState(acc)
 
     return GradientTransformation(init, update)
@@ -480,15 +481,11 @@ def scale_by_nadam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
 
     def update(updates, state, params=None):
         t = state.count + 1
-        mu_t = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
-        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
-        prod = state.mu_product * mu_t
-        cg = (1 - mu_t) / (1 - prod)
-        cm = mu_next / (1 - prod * mu_next)
-        r = math.sqrt(1 - b2 ** t)
-        mu = tree_map(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
-        nu = tree_map(lambda g, v: b2 * v + (1 - b2) * mnp.square(g), updates, state.nu)
-        u = tree_map(lambda g, m, v: (cm * m + cg * g) / (mnp.sqrt(v) / r + eps), updates, mu, nu)
+        prod, a_m, a_g, eps_t = _rules.nadam_coeffs(b1, b2, eps, momentum_decay, t,
+                                                    state.mu_product)
+        u, mu, nu = _per_leaf(
+            lambda g, m, v: _rules.nadam(PURE, g, m, v, None, None, b1, b2, a_m, a_g, eps_t), 3,
+            updates, state.mu, state.nu)
         return u, ScaleByNadamState(count=t, mu_product=prod, mu=mu, nu=nu)
 
     return GradientTransformation(init, update)
@@ -507,8 +504,8 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> GradientTransformation:
         return ScaleByLionState(mu=_zeros(params))
 
     def update(updates, state, params=None):
-        u = tree_map(lambda g, m: mnp.sign(m * b1 + g * (1 - b1)), updates, state.mu)
-        mu = tree_map(lambda g, m: m * b2 + g * (1 - b2), updates, state.mu)
+        u, mu = _per_leaf(lambda g, m: _rules.lion(PURE, g, m, None, None, b1, b2), 2,
+                          updates, state.mu)
         return u, ScaleByLionState(mu=mu)
 
     return GradientTransformation(init, update)

@@ -12,7 +12,12 @@ Each class is a thin holder of hyper-parameters that offers two equivalent ways 
   it as plain arrays and scalars — Keras's own variables (momentum, velocity, …), restored
   exactly, so a resumed run follows the uninterrupted one bit for bit.
 
-Both follow the same trajectory (tested to 1e-12 in float64). What every Keras optimizer does
+Neither path holds an update rule of its own: each optimizer's rule is one function of
+``_rules``, run by the pure transform in ``nnmath.numpy`` and by the flat path in place (numpy's
+ufuncs with ``out=``), so the two make the same operations; they differ only in where η is
+applied (the pure chain scales by −η in its own transform, the flat path folds η into the rule's
+coefficient and subtracts) and follow the same trajectory (tested to 1e-12 in float64). What
+every Keras optimizer does
 around its own rule, in this order (``keras/src/optimizers/base_optimizer.py``):
 
 1. clip the gradients — at most one of ``clipnorm`` (each weight's gradient to norm ≤ c:
@@ -34,7 +39,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import _rules
 from . import schedules as _schedules
+from ._rules import IN_PLACE
 from ._transform import (
     GradientTransformation, _check_nonneg, _check_rate, chain, check_learning_rate, clip,
     clip_by_global_norm, clip_by_norm, decoupled_weight_decay, scalar, scale_by_adam,
@@ -72,7 +79,9 @@ class Optimizer:
     included), ``_slots`` (names of the flat state buffers, Keras's variable names),
     ``_coeffs(lr, t)`` (the step's scalars, once per step t ≥ 1) and
     ``_kernel(p, g, buf, tmp, c)`` (the in-place update of one block: ``buf`` maps slot names to
-    that block of each buffer, ``tmp`` is a list of scratch arrays, ``c`` what ``_coeffs`` gave).
+    that block of each buffer, ``tmp`` is a list of scratch arrays, ``c`` what ``_coeffs`` gave),
+    which runs the same function of ``_rules`` as the transforms of ``_rule`` with
+    ``IN_PLACE`` and subtracts its output from ``p``.
     """
 
     _slots: tuple[str, ...] = ()       # per-parameter flat buffers, in Keras's names
@@ -448,17 +457,6 @@ class _FlatGroup:
         return self.gbuf
 
 
-def _update_moments(m, v, g, tmp, b1, b2) -> None:
-    """In place, with ``tmp`` as scratch: m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²."""
-    m *= b1
-    np.multiply(g, 1 - b1, out=tmp)
-    m += tmp
-    v *= b2
-    np.multiply(g, g, out=tmp)
-    tmp *= 1 - b2
-    v += tmp
-
-
 # ============================================================================= SGD
 class SGD(Optimizer):
     """Gradient descent with optional (Nesterov) momentum — Keras ``SGD``.
@@ -495,6 +493,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         if not self.momentum:
             self._slots = ()
+        self._n_tmp = 2 if self.nesterov else 1
 
     def _hyper(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -505,20 +504,11 @@ class SGD(Optimizer):
         return [scale_by_learning_rate(lr), trace(self.momentum, self.nesterov)]
 
     def _kernel(self, p, g, buf, tmp, lr):
-        tmp = tmp[0]
-        np.multiply(g, lr, out=tmp)                     # η g
-        if not self.momentum:
-            p -= tmp
-            return
-        v, mu = buf["momentum"], self.momentum
-        v *= mu
-        v -= tmp                                        # v = μv − ηg
-        if self.nesterov:
-            p -= tmp
-            np.multiply(v, mu, out=tmp)
-            p += tmp                                    # θ += μv − ηg
-        else:
-            p += v
+        s = np.multiply(g, -lr, out=tmp[0])             # s = −η g
+        if self.momentum:                               # v = μv + s;  u = v or s + μv
+            s, _ = _rules.trace(IN_PLACE, s, buf["momentum"], tmp[-1], self.momentum,
+                                self.nesterov)
+        p += s
 
 
 # ============================================================================= Adam, AdamW
@@ -567,23 +557,16 @@ class Adam(Optimizer):
                               amsgrad=self.amsgrad), scale_by_learning_rate(lr)]
 
     def _coeffs(self, lr, t):
-        return lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)     # α_t
+        # α_t = η_t √(1−β₂ᵗ)/(1−β₁ᵗ), ε̂
+        return _rules.adam_coeffs(self.beta_1, self.beta_2, self.epsilon, t, True, lr)
 
-    def _kernel(self, p, g, buf, tmp, alpha):
+    def _kernel(self, p, g, buf, tmp, c):
         # 12 numpy calls, no temporaries. (Storing m/(1−β₁) and v/(1−β₂) instead saves two calls,
         # 15% at 6k parameters and 4% at 2M, but checkpoints would then either not be in Keras's
         # units or not resume bit for bit.)
-        b1, b2 = self.beta_1, self.beta_2
-        tmp = tmp[0]
-        m, v = buf["momentum"], buf["velocity"]
-        _update_moments(m, v, g, tmp, b1, b2)
-        if self.amsgrad:
-            v = np.maximum(buf["velocity_hat"], v, out=buf["velocity_hat"])
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
-        tmp *= alpha
-        p -= tmp                                        # θ −= α m/(√v + ε̂)
+        d = _rules.adam(IN_PLACE, g, buf["momentum"], buf["velocity"], buf.get("velocity_hat"),
+                        tmp[0], self.beta_1, self.beta_2, c[0], c[1])[0]
+        p -= d                                          # θ −= α m/(√v + ε̂)
 
 
 class AdamW(Adam):
@@ -653,32 +636,11 @@ class RMSprop(Optimizer):
         return rule + ([trace(self.momentum)] if self.momentum > 0 else [])
 
     def _kernel(self, p, g, buf, tmp, lr):
-        rho, tmp = self.rho, tmp[0]
-        v = buf["velocity"]
-        v *= rho
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - rho
-        v += tmp                                        # v = ρv + (1−ρ)g²
-        if self.centered:
-            a = buf["average_gradient"]
-            a *= rho
-            np.multiply(g, 1 - rho, out=tmp)
-            a += tmp                                    # ḡ = ρḡ + (1−ρ)g
-            np.multiply(a, a, out=tmp)
-            np.subtract(v, tmp, out=tmp)
-            tmp += self.epsilon
-        else:
-            np.add(v, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr                                       # d = η g/√(s + ε)
-        if self.momentum > 0:
-            b = buf["momentum"]
-            b *= self.momentum
-            b += tmp
-            p -= b
-        else:
-            p -= tmp
+        d = _rules.rms(IN_PLACE, g, buf["velocity"], buf.get("average_gradient"), tmp[0],
+                       self.rho, self.epsilon, True, lr)[0]            # d = η g/√(s + ε)
+        if self.momentum > 0:                                           # b = μb + d
+            d = _rules.trace(IN_PLACE, d, buf["momentum"], None, self.momentum, False)[0]
+        p -= d
 
 
 # ============================================================================= Adagrad
@@ -722,14 +684,7 @@ class Adagrad(Optimizer):
         return self.initial_accumulator_value
 
     def _kernel(self, p, g, buf, tmp, lr):
-        acc, tmp = buf["accumulator"], tmp[0]
-        np.multiply(g, g, out=tmp)
-        acc += tmp
-        np.add(acc, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p -= tmp
+        p -= _rules.rss(IN_PLACE, g, buf["accumulator"], tmp[0], self.epsilon, True, lr)[0]
 
 
 # ============================================================================= Nadam
@@ -782,28 +737,13 @@ class Nadam(Optimizer):
 
     def _coeffs(self, lr, t):
         # With r = √(1−β₂ᵗ): η m̂/(√v̂ + ε) = (r η m̂)/(√v + rε), m̂ = c_m m + c_g g.
-        b1, b2 = self.beta_1, self.beta_2
-        u_t = b1 * (1 - 0.5 * 0.96 ** t)
-        u_next = b1 * (1 - 0.5 * 0.96 ** (t + 1))
-        prod = self._u_product * u_t
-        self._u_product = prod
-        r = math.sqrt(1 - b2 ** t)
-        return (r * lr * u_next / (1 - prod * u_next), r * lr * (1 - u_t) / (1 - prod),
-                r * self.epsilon)
+        self._u_product, *c = _rules.nadam_coeffs(self.beta_1, self.beta_2, self.epsilon, 1.0,
+                                                  t, self._u_product, lr)
+        return c
 
     def _kernel(self, p, g, buf, tmp, c):
-        a_m, a_g, eps = c
-        b1, b2 = self.beta_1, self.beta_2
-        m, v = buf["momentum"], buf["velocity"]
-        tmp, num = tmp
-        _update_moments(m, v, g, tmp, b1, b2)
-        np.multiply(m, a_m, out=num)
-        np.multiply(g, a_g, out=tmp)
-        num += tmp
-        np.sqrt(v, out=tmp)
-        tmp += eps
-        num /= tmp
-        p -= num
+        p -= _rules.nadam(IN_PLACE, g, buf["momentum"], buf["velocity"], tmp[0], tmp[1],
+                          self.beta_1, self.beta_2, *c)[0]
 
 
 # ============================================================================= Lion
@@ -841,18 +781,9 @@ class Lion(Optimizer):
         return [scale_by_lion(self.beta_1, self.beta_2), scale_by_learning_rate(lr)]
 
     def _kernel(self, p, g, buf, tmp, lr):
-        b1, b2 = self.beta_1, self.beta_2
-        m = buf["momentum"]
-        tmp, tmp2 = tmp
-        np.multiply(m, b1, out=tmp)
-        np.multiply(g, 1 - b1, out=tmp2)
-        tmp += tmp2
-        np.sign(tmp, out=tmp)
-        tmp *= lr
-        p -= tmp                                        # θ −= η sign(β₁m + (1−β₁)g)
-        m *= b2
-        np.multiply(g, 1 - b2, out=tmp2)
-        m += tmp2                                       # m = β₂m + (1−β₂)g
+        # θ −= η sign(β₁m + (1−β₁)g), then m = β₂m + (1−β₂)g
+        p -= _rules.lion(IN_PLACE, g, buf["momentum"], tmp[0], tmp[1], self.beta_1, self.beta_2,
+                         lr)[0]
 
 
 # ============================================================================= lookup

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.batching import batch_elementwise
-from .._core.primitive import defjvp, defvjp, primitive
 from ..numpy import _elementwise as E
-from ..numpy._helpers import elementwise, physical, raw, safe_mul
+from ..numpy._helpers import (elementwise, elementwise2, elementwise_n, primal_value,
+                              strip_tracers)
 from .special import digamma, gammaln, sps, xlog1py, xlogy
 
 __all__ = ["gamma", "beta", "betaln", "betainc", "betaincinv", "gammainc", "gammaincc",
@@ -57,20 +56,13 @@ def _typed(name):
     return impl
 
 
-def _prim(name):
-    """A broadcasting primitive of ``n_args`` arrays that keeps its inputs and output on the tape."""
-    p = batch_elementwise(primitive(name, _typed(name)))
-    p.saves = "all"
-    return p
-
-
 def _dparam(prim, i, args):
     """∂prim(*args)/∂args[i] for args[i] > 0: central differences at the steps h and h/2, one
     Richardson step (error O(h⁴)); each evaluation is a call of ``prim`` itself, so this is
     differentiable again (see the module docstring). h = 10⁻³·a/(1 + √a): relative for small a,
     and ∝ √a for large a, where these functions vary on the scale √a."""
     a = args[i]
-    ra = E.abs(raw(a))
+    ra = E.abs(primal_value(a))
     h = _FD_STEP * ra / (1.0 + E.sqrt(ra))
 
     def f(da):
@@ -88,12 +80,12 @@ def _smaller_tail(value, lower, upper):
     near 1 loses its digits to rounding (1 − 10⁻¹² is stored to 10⁻¹⁶), so near 1 the derivative
     is taken of the complementary function, which is small there. Only the branches needed are
     computed (a formula choice: recorded as a guard under jit)."""
-    hi = physical(value) > 0.5
+    hi = strip_tracers(value) > 0.5
     if not np.any(hi):
         return lower()
     if np.all(hi):
         return upper()
-    return E.where(raw(value) > 0.5, upper(), lower())
+    return E.where(primal_value(value) > 0.5, upper(), lower())
 
 
 def _dI_da(a, b, x, value):
@@ -139,65 +131,44 @@ def _betainc_dx(a, b, x):
 # y = Γ(x)                        f′ = Γ(x) ψ(x)
 gamma = elementwise("gamma", _typed("gamma"), lambda y, x: y * digamma(x), singular=True)
 
-# y = B(a, b) = Γ(a)Γ(b)/Γ(a+b)   ā = ȳ y (ψ(a) − ψ(a+b)),  b̄ = ȳ y (ψ(b) − ψ(a+b))
-beta = _prim("beta")
-defvjp(beta, lambda g, y, a, b: safe_mul(g, y * (digamma(a) - digamma(a + b))),
-       lambda g, y, a, b: safe_mul(g, y * (digamma(b) - digamma(a + b))))
-defjvp(beta, lambda t, y, a, b: t * y * (digamma(a) - digamma(a + b)),
-       lambda t, y, a, b: t * y * (digamma(b) - digamma(a + b)))
+# y = B(a, b) = Γ(a)Γ(b)/Γ(a+b)   ∂y/∂a = y (ψ(a) − ψ(a+b)),  ∂y/∂b = y (ψ(b) − ψ(a+b))
+beta = elementwise2("beta", _typed("beta"), lambda y, a, b: y * (digamma(a) - digamma(a + b)),
+                    lambda y, a, b: y * (digamma(b) - digamma(a + b)), singular=True)
 
-# y = ln |B(a, b)|                ā = ȳ (ψ(a) − ψ(a+b)),  b̄ = ȳ (ψ(b) − ψ(a+b))
-betaln = _prim("betaln")
-betaln.saves = "args"
-defvjp(betaln, lambda g, y, a, b: safe_mul(g, digamma(a) - digamma(a + b)),
-       lambda g, y, a, b: safe_mul(g, digamma(b) - digamma(a + b)))
-defjvp(betaln, lambda t, y, a, b: t * (digamma(a) - digamma(a + b)),
-       lambda t, y, a, b: t * (digamma(b) - digamma(a + b)))
+# y = ln |B(a, b)|                ∂y/∂a = ψ(a) − ψ(a+b),  ∂y/∂b = ψ(b) − ψ(a+b)
+betaln = elementwise2("betaln", _typed("betaln"), lambda y, a, b: digamma(a) - digamma(a + b),
+                      lambda y, a, b: digamma(b) - digamma(a + b), singular=True)
 
 # --- incomplete B: y = Iₓ(a, b) -------------------------------------------------------------
-# x̄ = ȳ x^(a−1)(1−x)^(b−1)/B(a, b);  ā, b̄ by _dparam (no closed form)
-betainc = _prim("betainc")
-defvjp(betainc, lambda g, y, a, b, x: g * _dI_da(a, b, x, y),
-       lambda g, y, a, b, x: g * _dI_db(a, b, x, y),
-       lambda g, y, a, b, x: safe_mul(g, _betainc_dx(a, b, x)))
-defjvp(betainc, lambda t, y, a, b, x: t * _dI_da(a, b, x, y),
-       lambda t, y, a, b, x: t * _dI_db(a, b, x, y),
-       lambda t, y, a, b, x: t * _betainc_dx(a, b, x))
+# ∂y/∂x = x^(a−1)(1−x)^(b−1)/B(a, b);  ∂y/∂a, ∂y/∂b by _dparam (no closed form)
+betainc = elementwise_n("betainc", _typed("betainc"),
+                        (lambda y, a, b, x: _dI_da(a, b, x, y), lambda y, a, b, x: _dI_db(a, b, x, y),
+                         lambda y, a, b, x: _betainc_dx(a, b, x)),
+                        singular=(False, False, True))
 
-# y = I⁻¹(a, b, q): I_y(a, b) = q  q̄ = ȳ/I_y,  ā = −ȳ ∂ₐI/I_y,  b̄ = −ȳ ∂_bI/I_y  (at y)
-betaincinv = _prim("betaincinv")
+# y = I⁻¹(a, b, q): I_y(a, b) = q  ∂y/∂q = 1/I_y,  ∂y/∂a = −∂ₐI/I_y,  ∂y/∂b = −∂_bI/I_y  (at y)
 _binv_dq = lambda y, a, b: 1.0 / _betainc_dx(a, b, y)
 _binv_da = lambda y, a, b, q: -_dI_da(a, b, y, q) / _betainc_dx(a, b, y)
 _binv_db = lambda y, a, b, q: -_dI_db(a, b, y, q) / _betainc_dx(a, b, y)
-defvjp(betaincinv, lambda g, y, a, b, q: safe_mul(g, _binv_da(y, a, b, q)),
-       lambda g, y, a, b, q: safe_mul(g, _binv_db(y, a, b, q)),
-       lambda g, y, a, b, q: safe_mul(g, _binv_dq(y, a, b)))
-defjvp(betaincinv, lambda t, y, a, b, q: t * _binv_da(y, a, b, q),
-       lambda t, y, a, b, q: t * _binv_db(y, a, b, q),
-       lambda t, y, a, b, q: t * _binv_dq(y, a, b))
+betaincinv = elementwise_n("betaincinv", _typed("betaincinv"),
+                           (_binv_da, _binv_db, lambda y, a, b, q: _binv_dq(y, a, b)),
+                           singular=True)
 
 # --- incomplete Γ: P(a, x) and Q(a, x) = 1 − P ---------------------------------------------
-# y = P(a, x)                     x̄ = ȳ x^(a−1)e^(−x)/Γ(a);  ā by _dparam
-gammainc = _prim("gammainc")
-defvjp(gammainc, lambda g, y, a, x: g * _dP_da(a, x, y),
-       lambda g, y, a, x: safe_mul(g, _gammainc_dx(a, x)))
-defjvp(gammainc, lambda t, y, a, x: t * _dP_da(a, x, y),
-       lambda t, y, a, x: t * _gammainc_dx(a, x))
+# y = P(a, x)                     ∂y/∂x = x^(a−1)e^(−x)/Γ(a);  ∂y/∂a by _dparam
+gammainc = elementwise2("gammainc", _typed("gammainc"), lambda y, a, x: _dP_da(a, x, y),
+                        lambda y, a, x: _gammainc_dx(a, x), singular=(False, True))
 
-# y = Q(a, x)                     x̄ = −ȳ x^(a−1)e^(−x)/Γ(a);  ā by _dparam (of Q: exact in tails)
-gammaincc = _prim("gammaincc")
-defvjp(gammaincc, lambda g, y, a, x: g * -_dP_da(a, x, 1.0 - y),
-       lambda g, y, a, x: safe_mul(g, -_gammainc_dx(a, x)))
-defjvp(gammaincc, lambda t, y, a, x: t * -_dP_da(a, x, 1.0 - y),
-       lambda t, y, a, x: -t * _gammainc_dx(a, x))
+# y = Q(a, x)                     ∂y/∂x = −x^(a−1)e^(−x)/Γ(a);  ∂y/∂a by _dparam (of Q: exact
+#                                 in the tails)
+gammaincc = elementwise2("gammaincc", _typed("gammaincc"), lambda y, a, x: -_dP_da(a, x, 1.0 - y),
+                         lambda y, a, x: -_gammainc_dx(a, x), singular=(False, True))
 
-# y = P⁻¹(a, q): P(a, y) = q      q̄ = ȳ/P_y,  ā = −ȳ ∂ₐP/P_y  (at y)
-gammaincinv = _prim("gammaincinv")
+# y = P⁻¹(a, q): P(a, y) = q      ∂y/∂q = 1/P_y,  ∂y/∂a = −∂ₐP/P_y  (at y)
 _ginv_dq = lambda y, a: E.exp(gammaln(a) + y - xlogy(a - 1.0, y))
 _ginv_da = lambda y, a, q: -_dP_da(a, y, q) * _ginv_dq(y, a)
-defvjp(gammaincinv, lambda g, y, a, q: safe_mul(g, _ginv_da(y, a, q)),
-       lambda g, y, a, q: safe_mul(g, _ginv_dq(y, a)))
-defjvp(gammaincinv, lambda t, y, a, q: t * _ginv_da(y, a, q), lambda t, y, a, q: t * _ginv_dq(y, a))
+gammaincinv = elementwise2("gammaincinv", _typed("gammaincinv"), _ginv_da,
+                           lambda y, a, q: _ginv_dq(y, a), singular=True)
 
 # --- normal and Student-t -------------------------------------------------------------------
 # y = erfc⁻¹ x                    f′ = −(√π/2) e^(y²)
@@ -210,18 +181,15 @@ ndtri = elementwise("ndtri", _typed("ndtri"), lambda y, x: _SQRT_2PI * E.exp(0.5
 log_ndtr = elementwise("log_ndtr", _typed("log_ndtr"),
                        lambda y, x: E.exp(-0.5 * x * x - _HALF_LOG_2PI - y))
 
-# y = F_ν(x), the Student-t CDF   x̄ = ȳ f_ν(x) (the density);  ν̄ by _dparam
-stdtr = _prim("stdtr")
-defvjp(stdtr, lambda g, y, df, x: g * _dF_ddf(df, x, y), lambda g, y, df, x: g * _t_pdf(df, x))
-defjvp(stdtr, lambda t, y, df, x: t * _dF_ddf(df, x, y), lambda t, y, df, x: t * _t_pdf(df, x))
+# y = F_ν(x), the Student-t CDF   ∂y/∂x = f_ν(x) (the density);  ∂y/∂ν by _dparam
+stdtr = elementwise2("stdtr", _typed("stdtr"), lambda y, df, x: _dF_ddf(df, x, y),
+                     lambda y, df, x: _t_pdf(df, x))
 
-# y = F_ν⁻¹(p): F_ν(y) = p        p̄ = ȳ/f_ν(y),  ν̄ = −ȳ ∂_νF/f_ν(y)  (at y)
-stdtrit = _prim("stdtrit")
+# y = F_ν⁻¹(p): F_ν(y) = p        ∂y/∂p = 1/f_ν(y),  ∂y/∂ν = −∂_νF/f_ν(y)  (at y)
 _tinv_dp = lambda y, df: 1.0 / _t_pdf(df, y)
 _tinv_ddf = lambda y, df, p: -_dF_ddf(df, y, p) / _t_pdf(df, y)
-defvjp(stdtrit, lambda g, y, df, p: safe_mul(g, _tinv_ddf(y, df, p)),
-       lambda g, y, df, p: safe_mul(g, _tinv_dp(y, df)))
-defjvp(stdtrit, lambda t, y, df, p: t * _tinv_ddf(y, df, p), lambda t, y, df, p: t * _tinv_dp(y, df))
+stdtrit = elementwise2("stdtrit", _typed("stdtrit"), _tinv_ddf, lambda y, df, p: _tinv_dp(y, df),
+                       singular=True)
 
 # --- entropies (0 · ln 0 = 0) ---------------------------------------------------------------
 # y = −x ln x (x > 0), 0 (x = 0), −∞ (x < 0)    f′ = −(ln x + 1)
@@ -230,31 +198,27 @@ entr = elementwise("entr", _typed("entr"), lambda y, x: -(E.log(x) + 1.0), singu
 
 def _pos(x):
     """x where x > 0, else 1 (the double-where trick: the untaken branch stays finite)."""
-    return E.where(raw(x) > 0, x, 1.0)
+    return E.where(primal_value(x) > 0, x, 1.0)
 
 
 # y = x ln(x/y₂) (x, y₂ > 0), 0 (x = 0, y₂ ≥ 0), ∞ otherwise
-#   x̄ = ȳ (ln(x/y₂) + 1),  ȳ₂ = −ȳ x/y₂   (0 where x = 0)
-rel_entr = _prim("rel_entr")
-rel_entr.saves = "args"
+#   ∂y/∂x = ln(x/y₂) + 1,  ∂y/∂y₂ = −x/y₂   (0 where x = 0)
 _re_dx = lambda x, z: E.log(x) - E.log(z) + 1.0
-_re_dz = lambda x, z: E.where(raw(x) != 0, -x / _pos(z), 0.0)
-defvjp(rel_entr, lambda g, y, x, z: safe_mul(g, _re_dx(x, z)), lambda g, y, x, z: safe_mul(g, _re_dz(x, z)))
-defjvp(rel_entr, lambda t, y, x, z: t * _re_dx(x, z), lambda t, y, x, z: t * _re_dz(x, z))
+_re_dz = lambda x, z: E.where(primal_value(x) != 0, -x / _pos(z), 0.0)
+rel_entr = elementwise2("rel_entr", _typed("rel_entr"), lambda y, x, z: _re_dx(x, z),
+                        lambda y, x, z: _re_dz(x, z), singular=True)
 
-# y = x ln(x/y₂) − x + y₂         x̄ = ȳ ln(x/y₂),  ȳ₂ = ȳ (1 − x/y₂)
-kl_div = _prim("kl_div")
-kl_div.saves = "args"
+# y = x ln(x/y₂) − x + y₂         ∂y/∂x = ln(x/y₂),  ∂y/∂y₂ = 1 − x/y₂
 _kl_dx = lambda x, z: E.log(x) - E.log(z)
 _kl_dz = lambda x, z: 1.0 + _re_dz(x, z)
-defvjp(kl_div, lambda g, y, x, z: safe_mul(g, _kl_dx(x, z)), lambda g, y, x, z: safe_mul(g, _kl_dz(x, z)))
-defjvp(kl_div, lambda t, y, x, z: t * _kl_dx(x, z), lambda t, y, x, z: t * _kl_dz(x, z))
+kl_div = elementwise2("kl_div", _typed("kl_div"), lambda y, x, z: _kl_dx(x, z),
+                      lambda y, x, z: _kl_dz(x, z), singular=True)
 
 
 # --- modified Bessel functions of the first kind ---------------------------------------------
 def _over_x(v, x, at0):
     """v/x, with the limit ``at0`` at x = 0."""
-    nz = raw(x) != 0
+    nz = primal_value(x) != 0
     return E.where(nz, v / E.where(nz, x, 1.0), at0)
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as _sl
 
-from .._core.batching import batch_leading
-from .._core.primitive import defjvp, defvjp, needs_rules, primitive
+from .._core.declare import defprimitive
+from .._core.primitive import needs_rules
 from ..numpy import _linalg as _nla
-from ..numpy._helpers import raw
+from ..numpy._helpers import primal_value
 from ..numpy._shape import concatenate, swapaxes, tril, triu
 
 __all__ = ["expm", "logm", "sqrtm", "solve_triangular"]
@@ -61,11 +61,11 @@ def _frechet(f, a, e):
 
 
 def _matrix_function(name: str, impl):
-    p = batch_leading(primitive(name, impl, complex_rules=True))
-    p.saves = "args"
-    # Ā = L_f(Aᵀ, Ȳ)                   Ẏ = L_f(A, Ȧ)
-    defvjp(p, lambda g, y, a: _frechet(p, swapaxes(a, -1, -2), g))
-    defjvp(p, lambda t, y, a: _frechet(p, a, t))
+    # Y = f(A)      Ā = L_f(Aᵀ, Ȳ)      Ẏ = L_f(A, Ȧ)      (L_f the Fréchet derivative, from the
+    #                                                        block matrix f([[A, E], [0, A]]))
+    p = defprimitive(name, impl, vjp=lambda g, y, a: _frechet(p, swapaxes(a, -1, -2), g),
+                     jvp=lambda t, y, a: _frechet(p, a, t), batch="leading", saves="args",
+                     complex_rules=True)
     return p
 
 
@@ -114,7 +114,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     (2/'C'). Plain arrays go to scipy; traced ones solve with the triangle (``linalg.solve``),
     so only the triangle that is read gets a cotangent."""
     if not (needs_rules(a) or needs_rules(b)):
-        return _sl.solve_triangular(raw(a), raw(b), trans=trans, lower=lower,
+        return _sl.solve_triangular(primal_value(a), primal_value(b), trans=trans, lower=lower,
                                     unit_diagonal=unit_diagonal, check_finite=check_finite)
     a = a if hasattr(a, "ndim") else np.asarray(a)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:

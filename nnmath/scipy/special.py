@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.batching import batch_elementwise, batch_reduction
-from .._core.primitive import defjvp, defvjp, primitive
+from .._core.declare import defprimitive
 from ..numpy import _elementwise as E
-from ..numpy._helpers import elementwise, raw, safe_mul
+from ..numpy._helpers import elementwise, elementwise2, primal_value, safe_mul
 from ..numpy._reductions import _expand, _norm_axis, _sum
 
 
@@ -61,37 +60,36 @@ def _polygamma_impl(x, n):
 
 
 # y = ψ⁽ⁿ⁾(x)                     f′ = ψ⁽ⁿ⁺¹⁾(x)
-_polygamma = primitive("polygamma", _polygamma_impl)
-defvjp(_polygamma, lambda g, y, x, n: safe_mul(g, _polygamma(x, n=n + 1)))
-defjvp(_polygamma, lambda t, y, x, n: t * _polygamma(x, n=n + 1))
+_polygamma = defprimitive("polygamma", _polygamma_impl,
+                          vjp=lambda g, y, x, n: safe_mul(g, _polygamma(x, n=n + 1)),
+                          jvp=lambda t, y, x, n: t * _polygamma(x, n=n + 1),
+                          batch="elementwise", saves="args")
 
 
 def polygamma(n, x):
     """``scipy.special.polygamma``: the n-th derivative of the digamma function (n an integer)."""
-    return _polygamma(x, n=int(raw(n)))
+    return _polygamma(x, n=int(primal_value(n)))
 
 
 def _xlogy_dy(y, a, b):
     # ∂(a ln b)/∂b = a/b, taken as 0 where a = 0
-    nz = raw(a) != 0
+    nz = primal_value(a) != 0
     return E.where(nz, a / E.where(nz, b, 1.0), 0.0)
 
 
-# y = a ln b  (0 where a = 0)     ā = ȳ ln b, b̄ = ȳ a/b
-xlogy = primitive("xlogy", sps.xlogy)
-defvjp(xlogy, lambda g, y, a, b: safe_mul(g, E.log(b)), lambda g, y, a, b: g * _xlogy_dy(y, a, b))
-defjvp(xlogy, lambda t, y, a, b: t * E.log(b), lambda t, y, a, b: t * _xlogy_dy(y, a, b))
+# y = a ln b  (0 where a = 0)     ∂y/∂a = ln b, ∂y/∂b = a/b
+xlogy = elementwise2("xlogy", sps.xlogy, lambda y, a, b: E.log(b), _xlogy_dy,
+                     singular=(True, False), saves="args")
 
 
 def _xlog1py_dy(y, a, b):
-    nz = raw(a) != 0
+    nz = primal_value(a) != 0
     return E.where(nz, a / E.where(nz, 1.0 + b, 1.0), 0.0)
 
 
-# y = a ln(1 + b)  (0 where a = 0) ā = ȳ ln(1 + b), b̄ = ȳ a/(1 + b)
-xlog1py = primitive("xlog1py", sps.xlog1py)
-defvjp(xlog1py, lambda g, y, a, b: safe_mul(g, E.log1p(b)), lambda g, y, a, b: g * _xlog1py_dy(y, a, b))
-defjvp(xlog1py, lambda t, y, a, b: t * E.log1p(b), lambda t, y, a, b: t * _xlog1py_dy(y, a, b))
+# y = a ln(1 + b)  (0 where a = 0) ∂y/∂a = ln(1 + b), ∂y/∂b = a/(1 + b)
+xlog1py = elementwise2("xlog1py", sps.xlog1py, lambda y, a, b: E.log1p(b), _xlog1py_dy,
+                       singular=(True, False), saves="args")
 
 
 def _logsumexp_impl(x, axis, keepdims):
@@ -108,16 +106,12 @@ def _softmax_of(y, x, axis, keepdims):
 
 
 # y = ln Σ eˣ (stable)            x̄ = ȳ ⊙ softmax(x)      ẏ = Σ ẋ ⊙ softmax(x)
-_logsumexp = primitive("logsumexp", _logsumexp_impl)
-defvjp(_logsumexp, lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _softmax_of(y, x, axis, keepdims))
-defjvp(_logsumexp, lambda t, y, x, axis, keepdims: _sum(t * _softmax_of(y, x, axis, keepdims), axis=axis,
-                                                        keepdims=keepdims))
-
-
-for _p in (_polygamma, xlogy, xlog1py):
-    batch_elementwise(_p)
-    _p.saves = "args"
-batch_reduction(_logsumexp)
+_logsumexp = defprimitive(
+    "logsumexp", _logsumexp_impl,
+    vjp=lambda g, y, x, axis, keepdims: _expand(g, x, axis, keepdims) * _softmax_of(y, x, axis, keepdims),
+    jvp=lambda t, y, x, axis, keepdims: _sum(t * _softmax_of(y, x, axis, keepdims), axis=axis,
+                                             keepdims=keepdims),
+    batch="reduction")
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False):
@@ -145,11 +139,10 @@ def _softmax_batch(size, vals, bat, axis):
 
 
 # y = eˣ / Σ eˣ (stable)      x̄ = y ⊙ (ȳ − Σ ȳ ⊙ y)      ẏ = y ⊙ (ẋ − Σ ẋ ⊙ y)     (sums over axis)
-_softmax = primitive("softmax", _softmax_impl)
-_softmax.saves = "ans"
-_softmax.batch = _softmax_batch
-defvjp(_softmax, lambda g, y, x, axis: y * (g - _sum(g * y, axis=axis, keepdims=True)))
-defjvp(_softmax, lambda t, y, x, axis: y * (t - _sum(t * y, axis=axis, keepdims=True)))
+_softmax = defprimitive("softmax", _softmax_impl,
+                        vjp=lambda g, y, x, axis: y * (g - _sum(g * y, axis=axis, keepdims=True)),
+                        jvp=lambda t, y, x, axis: y * (t - _sum(t * y, axis=axis, keepdims=True)),
+                        batch=_softmax_batch, saves="ans")
 
 
 def softmax(x, axis=None):

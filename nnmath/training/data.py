@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["as_array", "check_finite", "check_data", "validation_split", "class_weights_to_sample_weights",
-           "batches", "set_random_seed", "global_rng", "to_categorical"]
+           "batches", "array_batches", "PyDataset", "unpack_batch", "check_pydataset_call",
+           "set_random_seed", "global_rng", "to_categorical"]
 
 _GLOBAL = {"rng": np.random.default_rng()}
 
@@ -203,6 +204,99 @@ def batches(n: int, batch_size: int, order: np.ndarray | None = None):
     idx = np.arange(n) if order is None else order
     for start in range(0, n, batch_size):
         yield idx[start:start + batch_size]
+
+
+def array_batches(xs: list, ys: list, sample_weight, index_batches):
+    """``(x, y, sample_weight)`` of each batch of index arrays (lists of arrays, one per input and
+    output; sample_weight None or an array)."""
+    for idx in index_batches:
+        yield ([v[idx] for v in xs], [v[idx] for v in ys],
+               None if sample_weight is None else sample_weight[idx])
+
+
+class PyDataset:
+    """Batches computed by Python code — Keras 3's ``keras.utils.PyDataset``.
+
+    Subclass it, call ``super().__init__(**kwargs)``, and define ``__len__`` (the number of
+    batches; or the ``num_batches`` property) and ``__getitem__(index)`` returning one batch:
+    ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` (``x`` and ``y`` arrays, lists or
+    dicts as ``fit`` takes them). ``fit``, ``evaluate`` and ``predict`` take it as ``x`` (and
+    ``fit`` as ``validation_data``), with Keras's rules: no ``y``, ``sample_weight`` or
+    ``batch_size`` beside it, no ``validation_split``; ``fit(shuffle=True)`` (the default)
+    visits the batches in a new random order each epoch (nnmath's seeded generator); the
+    dataset's ``on_epoch_begin()`` / ``on_epoch_end()`` run around every pass.
+
+    ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are accepted and kept (Keras's
+    config); nnmath fetches the batches in the calling thread, one at a time, in order.
+
+    >>> class Squares(PyDataset):
+    ...     def __len__(self):
+    ...         return 2
+    ...     def __getitem__(self, i):
+    ...         x = np.arange(4.0).reshape(2, 2) + 4 * i
+    ...         return x, x ** 2
+    >>> len(Squares()), Squares()[1][0].tolist()
+    (2, [[4.0, 5.0], [6.0, 7.0]])
+    """
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10):
+        for name, v in (("workers", workers), ("max_queue_size", max_queue_size)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"PyDataset: `{name}` must be a positive integer; received "
+                                 f"{name}={v!r}")
+        self.workers = int(workers)
+        self.use_multiprocessing = bool(use_multiprocessing)
+        self.max_queue_size = int(max_queue_size)
+
+    def __getitem__(self, index: int):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) "
+                                  "returning one batch")
+
+    @property
+    def num_batches(self) -> int:
+        """The number of batches (``len(self)``)."""
+        if type(self).__len__ is PyDataset.__len__:
+            raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of "
+                                      "batches) or the num_batches property")
+        return len(self)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self):
+        for i in range(self.num_batches):
+            yield self[i]
+
+    def on_epoch_begin(self) -> None:
+        """Called before every pass over the batches."""
+
+    def on_epoch_end(self) -> None:
+        """Called after every pass over the batches (e.g. to reshuffle the samples)."""
+
+
+def unpack_batch(batch: Any) -> tuple:
+    """``(x, y, sample_weight)`` of a PyDataset batch: ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)``."""
+    if isinstance(batch, tuple):
+        if not 1 <= len(batch) <= 3:
+            raise ValueError(f"PyDataset: a batch must be x, (x,), (x, y) or (x, y, "
+                             f"sample_weight); received a tuple of {len(batch)}")
+        return tuple(batch) + (None,) * (3 - len(batch))
+    return batch, None, None
+
+
+def check_pydataset_call(what: str, n_batches: Any, **given: Any) -> int:
+    """Refuse, as Keras does, the arguments that cannot go with a PyDataset; return its length."""
+    for name, value in given.items():
+        if value is not None and not (isinstance(value, (bool, int, float)) and not value):
+            raise ValueError(f"{what}: `{name}` is not supported when x is a PyDataset (its "
+                             f"batches carry the targets and weights and set the batch size); "
+                             f"received {name}={value!r}")
+    if not isinstance(n_batches, (int, np.integer)) or n_batches < 1:
+        raise ValueError(f"{what}: the PyDataset has {n_batches!r} batches; expected at least 1 "
+                         "(infinite datasets are not supported)")
+    return int(n_batches)
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:

@@ -20,6 +20,8 @@ vectorised numpy calls.
 """
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,6 +33,7 @@ from .._core.transforms import value_and_grad
 from ..nn.layers import _keras_style as _ks
 from ..nn.layers.base import Layer
 from . import data as _data
+from . import distribution as _distribution   # data-parallel hooks (issue 13)
 from .keras_api import KerasModelAPI
 
 __all__ = ["Model", "Sequential"]
@@ -500,6 +503,9 @@ class Model(KerasModelAPI, Layer):
         """Run the step method named ``step``, recorded and replayed by :func:`nnmath.jit` unless
         compile said not to; ``jit_compile="auto"`` falls back to tracing every call if a layer or
         loss cannot be recorded (as Keras' "auto" falls back from XLA)."""
+        dist = self.__dict__.get("_distribution")
+        if dist is not None:        # data parallel: this rank's shard, then one collective
+            return dist.run_step(self, step, args)
         setting = getattr(self, "jit_compile", "auto")
         if setting:
             jitted = self.__dict__.setdefault("_jitted", {})
@@ -548,6 +554,19 @@ class Model(KerasModelAPI, Layer):
             sample_weight = cw if sample_weight is None else sample_weight * cw
         return xs, ys, sample_weight
 
+    def _pydataset_batches(self, ds, order, class_weight, what: str):
+        """The PyDataset's batches in ``order``, each checked and cast as fit's arrays are, with
+        the dataset's ``on_epoch_begin`` / ``on_epoch_end`` around the pass."""
+        ds.on_epoch_begin()
+        for i in order:
+            x, y, sw = _data.unpack_batch(ds[int(i)])
+            if what == "predict":                         # targets in the batch are ignored
+                yield self._cast_list(self._check_data(x, None, None, what, finite=False)[0]), \
+                    None, None
+                continue
+            yield self._prepare(x, y, sw, class_weight, what)
+        ds.on_epoch_end()
+
     def _cast_list(self, xs: list) -> list:
         x = self._cast(self._model_input(xs))
         return [x] if self._single_in else list(x)
@@ -576,6 +595,7 @@ class Model(KerasModelAPI, Layer):
         return logs
 
     # ------------------------------------------------------------------ fit
+    @_distribution.data_parallel("fit")
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1):
@@ -583,13 +603,26 @@ class Model(KerasModelAPI, Layer):
         shuffling; ``shuffle`` permutes the training samples each epoch; returns a ``History``.
         Several inputs or outputs: lists of arrays (or dicts by layer name), as in Keras."""
         from . import callbacks as _callbacks
+        ds = x if isinstance(x, _data.PyDataset) else None        # batches from Python code
+        if ds is not None:
+            n_ds = _data.check_pydataset_call("fit", ds.num_batches, y=y, batch_size=batch_size,
+                                              sample_weight=sample_weight,
+                                              validation_split=validation_split)
+            first = _data.unpack_batch(ds[0])
+            batch_size = len(_data.as_array(_flat_first(first[0]), "x"))
         batch_size = 32 if batch_size is None else batch_size
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-        xs, ys, sample_weight = self._prepare(x, y, sample_weight, class_weight, "fit")
-        if validation_data is not None:
+        if ds is not None:
+            xs, ys, sample_weight = self._prepare(*first, class_weight, "fit")
+            y = first[1]
+        else:
+            xs, ys, sample_weight = self._prepare(x, y, sample_weight, class_weight, "fit")
+        if isinstance(validation_data, _data.PyDataset):
+            val = validation_data
+        elif validation_data is not None:
             vx, vy, *rest = tuple(validation_data) + (None,)
             val = self._check_data(vx, vy, rest[0] if rest else None, "validation_data")
             val = (self._cast_list(val[0]),) + tuple(val[1:])
@@ -601,7 +634,7 @@ class Model(KerasModelAPI, Layer):
         self._ensure_optimizer()
         rng = _data.global_rng()
         n = len(xs[0])
-        steps = -(-n // batch_size)
+        steps = n_ds if ds is not None else -(-n // batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
         history = _callbacks.History()
         cbs = list(callbacks or [])
@@ -620,32 +653,40 @@ class Model(KerasModelAPI, Layer):
         part_means = [_RunningMean() for _ in ys] if len(ys) > 1 else []
         batch_hooks = cbl.has_batch_hooks          # without them, no per-batch logs (as Keras)
         custom = self._overrides("train_step")
+        finite = True                              # until the first non-finite loss (warned once)
         for epoch in range(initial_epoch, epochs):
             for m in (self.metrics if custom else self.compiled_metrics):
                 m.reset_state()
             for r in [loss_mean] + part_means:
                 r.reset()
             cbl.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else None
-            for step, idx in enumerate(_data.batches(n, batch_size, order)):
+            if ds is not None:
+                epoch_batches = self._pydataset_batches(ds, rng.permutation(n_ds) if shuffle
+                                                        else range(n_ds), class_weight, "fit")
+            else:
+                order = rng.permutation(n) if shuffle else None
+                epoch_batches = _data.array_batches(xs, ys, sample_weight,
+                                                    _data.batches(n, batch_size, order))
+            for step, (xb, yb, swb) in enumerate(epoch_batches):
                 if batch_hooks:
                     cbl.on_train_batch_begin(step)
-                xb = [v[idx] for v in xs]
-                yb = [v[idx] for v in ys]
-                swb = None if sample_weight is None else sample_weight[idx]
                 if custom:                         # the subclass's own step (Keras's hook)
                     logs = self._custom_step("train_step", xb, None if y is None else yb, swb)
+                    if finite:
+                        finite = _finite_or_warn(logs.get("loss"), epoch, epochs, step)
                     if batch_hooks:
                         cbl.on_train_batch_end(step, dict(logs))
                     if self.stop_training:
                         break
                     continue
                 loss, parts, preds = self._train_step(xb, yb, swb, rng)
+                if finite:
+                    finite = _finite_or_warn(loss, epoch, epochs, step)
                 if step == 0 and epoch == initial_epoch:
                     self._resolve_metrics(yb, preds)
-                loss_mean.update(loss, len(idx))
+                loss_mean.update(loss, len(xb[0]))
                 for r, p in zip(part_means, parts):
-                    r.update(p, len(idx))
+                    r.update(p, len(xb[0]))
                 self._update_metrics(yb, preds, swb)
                 if batch_hooks:
                     logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
@@ -655,10 +696,12 @@ class Model(KerasModelAPI, Layer):
             if not custom:
                 logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self.evaluate(self._model_input(val[0]),
-                                         self._model_target(val[1]),
-                                         sample_weight=val[2],
-                                         batch_size=validation_batch_size or batch_size,
+                vds = isinstance(val, _data.PyDataset)
+                val_logs = self.evaluate(val if vds else self._model_input(val[0]),
+                                         None if vds else self._model_target(val[1]),
+                                         sample_weight=None if vds else val[2],
+                                         batch_size=None if vds else
+                                         validation_batch_size or batch_size,
                                          verbose=0, callbacks=cbl, return_dict=True)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbl.on_epoch_end(epoch, logs)
@@ -670,6 +713,7 @@ class Model(KerasModelAPI, Layer):
         return history
 
     # ------------------------------------------------------------------ evaluate / predict
+    @_distribution.data_parallel("predict")
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs in inference mode, computed in batches (default 32); a list of arrays for a
         model with several outputs.
@@ -678,22 +722,31 @@ class Model(KerasModelAPI, Layer):
         ``on_predict_batch_begin(step)`` / ``on_predict_batch_end(step, {"outputs": …})``, then
         ``on_predict_end``; ``verbose`` ≠ 0 shows a progress line. ``steps`` stops after that many
         batches. (Keras's default ``verbose`` is ``"auto"``; nnmath's 0 keeps scripts quiet.)"""
+        ds = x if isinstance(x, _data.PyDataset) else None
+        if ds is not None:
+            n_ds = _data.check_pydataset_call("predict", ds.num_batches, batch_size=batch_size)
+            x = _data.unpack_batch(ds[0])[0]
         xs = self._cast_list(self._check_data(x, None, None, "predict", finite=False)[0])
         self._build_from(self._model_input(xs))
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
-        batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "predict")
+        if ds is not None:
+            batches = _limit(range(n_ds), steps, "predict")
+            batch_iter = self._pydataset_batches(ds, batches, None, "predict")
+        else:
+            batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "predict")
+            batch_iter = _data.array_batches(xs, [], None, batches)
         cbl = self._loop_callbacks(callbacks, verbose, len(batches))
         hooks = cbl is not None and cbl.has_predict_batch_hooks
         if cbl is not None:
             cbl.on_predict_begin()
         weights = self._all_weights()
         outs = []
-        for step, idx in enumerate(batches):
+        for step, (xb, _, _) in enumerate(batch_iter):
             if hooks:
                 cbl.on_predict_batch_begin(step)
-            out = self._run("_predict_step", self._model_input([v[idx] for v in xs]), *weights)
+            out = self._run("_predict_step", self._model_input(xb), *weights)
             outs.append(self._output_list(out))
             if hooks:
                 cbl.on_predict_batch_end(step, {"outputs": out})
@@ -711,6 +764,7 @@ class Model(KerasModelAPI, Layer):
             return None
         return _callbacks.CallbackList.for_loop(callbacks, self, verbose=verbose, steps=steps)
 
+    @_distribution.data_parallel("evaluate")
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """Loss and metrics over the data in inference mode (Keras: a scalar when there are no
@@ -723,11 +777,21 @@ class Model(KerasModelAPI, Layer):
         batches."""
         if not getattr(self, "_compiled", False):
             raise RuntimeError("evaluate: compile the model first")
+        ds = x if isinstance(x, _data.PyDataset) else None
+        if ds is not None:
+            n_ds = _data.check_pydataset_call("evaluate", ds.num_batches, y=y,
+                                              batch_size=batch_size, sample_weight=sample_weight)
+            x, y, sample_weight = _data.unpack_batch(ds[0])
         xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "evaluate")
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
-        batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "evaluate")
+        if ds is not None:
+            batches = _limit(range(n_ds), steps, "evaluate")
+            batch_iter = self._pydataset_batches(ds, batches, None, "evaluate")
+        else:
+            batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "evaluate")
+            batch_iter = _data.array_batches(xs, ys, sample_weight, batches)
         cbl = self._loop_callbacks(callbacks, verbose, len(batches))
         hooks = cbl is not None and cbl.has_test_batch_hooks
         if cbl is not None:
@@ -739,24 +803,21 @@ class Model(KerasModelAPI, Layer):
         for m in (self.metrics if custom else self.compiled_metrics):
             m.reset_state()
         logs: dict = {}
-        for step, idx in enumerate(batches):
+        for step, (xb, yb, swb) in enumerate(batch_iter):
             if hooks:
                 cbl.on_test_batch_begin(step)
-            swb = None if sample_weight is None else sample_weight[idx]
-            yb = [v[idx] for v in ys]
             if custom:
-                logs = self._custom_step("test_step", [v[idx] for v in xs],
-                                         None if y is None else yb, swb)
+                logs = self._custom_step("test_step", xb, None if y is None else yb, swb)
                 if hooks:
                     cbl.on_test_batch_end(step, dict(logs))
                 continue
-            loss, parts, y_pred = self._run("_test_step", self._model_input([v[idx] for v in xs]),
+            loss, parts, y_pred = self._run("_test_step", self._model_input(xb),
                                             self._model_target(yb), swb, *weights)
             preds = self._output_list(y_pred)
             self._resolve_metrics(yb, preds)      # no-op once resolved
-            loss_mean.update(float(loss), len(idx))
+            loss_mean.update(float(loss), len(xb[0]))
             for r, p in zip(part_means, parts):
-                r.update(float(p), len(idx))
+                r.update(float(p), len(xb[0]))
             self._update_metrics(yb, preds, swb)
             if hooks:
                 cbl.on_test_batch_end(step, self._logs(loss_mean.result(),
@@ -808,6 +869,32 @@ class Model(KerasModelAPI, Layer):
     def load_weights(self, filepath: str) -> None:
         from .saving import load_weights
         load_weights(self, filepath)
+
+
+def _finite_or_warn(loss: Any, epoch: int, epochs: int, step: int) -> bool:
+    """False, after one RuntimeWarning naming the epoch and the batch, when the batch's loss
+    is NaN or infinite (fit warns once per call; ``TerminateOnNaN`` stops training there)."""
+    if isinstance(loss, float):                     # fit's own step (the hot path)
+        value = loss
+    else:                                           # a custom train_step's logs["loss"]
+        try:
+            value = float(np.asarray(loss, dtype=np.float64).sum())
+        except (TypeError, ValueError):
+            return True
+    if math.isfinite(value):
+        return True
+    warnings.warn(f"fit: the loss became {value} at epoch {epoch + 1}/{epochs} (epoch index "
+                  f"{epoch}), batch index {step}; training diverged (try a smaller "
+                  "learning_rate or gradient clipping, or stop it with "
+                  "keras.callbacks.TerminateOnNaN())", RuntimeWarning, stacklevel=3)
+    return False
+
+
+def _flat_first(x: Any) -> Any:
+    """The first array of ``x`` (an array, or a list/tuple/dict of them)."""
+    while isinstance(x, (list, tuple, dict)) and len(x):
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    return x
 
 
 def _limit(batches, steps, what: str) -> list:

@@ -91,6 +91,11 @@ def _auto_name(cls_name: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
+def reset_layer_names() -> None:
+    """Restart the automatic names (``dense``, ``dense_1``, …), as Keras's ``clear_session``."""
+    _counts.clear()
+
+
 class Weight:
     """A weight's metadata: shape, dtype, initializer, regularizer, trainability."""
 

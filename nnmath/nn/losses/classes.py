@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ... import numpy as mnp
-from ...numpy._helpers import raw
+from ...numpy._helpers import primal_value
 from .._lookup import from_config_dict
 from .functions import (
     EPSILON,
@@ -84,7 +84,7 @@ def reduce_weighted_values(values: Any, sample_weight: Any = None, mask: Any = N
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
         divisor = mnp.sum(sample_weight)
-        return mnp.where(raw(divisor) != 0, total / mnp.where(raw(divisor) != 0, divisor, 1.0), 0.0)
+        return mnp.where(primal_value(divisor) != 0, total / mnp.where(primal_value(divisor) != 0, divisor, 1.0), 0.0)
     return total / values.size if values.size else total
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from ... import numpy as mnp
-from ..._core.batching import batch_elementwise
 from ..._core.custom import stop_gradient
-from ..._core.primitive import call_plain, defjvp, defvjp, needs_rules, primitive
-from ...numpy._helpers import peek, physical, raw
+from ..._core.declare import defprimitive
+from ..._core.primitive import call_plain, needs_rules
+from ...numpy._helpers import concrete_value, primal_value, strip_tracers
 from ...scipy import special as _sps
 
 #: Keras's ``backend.epsilon()``: the clip of probabilities and the guard of logarithms
@@ -147,7 +147,7 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
     _check_broadcast("huber", y_true, y_pred)
     e = y_pred - y_true
     a = mnp.abs(e)
-    return mnp.mean(mnp.where(raw(a) <= delta, 0.5 * e * e, delta * a - 0.5 * delta * delta), axis=-1)
+    return mnp.mean(mnp.where(primal_value(a) <= delta, 0.5 * e * e, delta * a - 0.5 * delta * delta), axis=-1)
 
 
 def log_cosh(y_true: Any, y_pred: Any) -> Any:
@@ -177,7 +177,7 @@ def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Any:
 def _l2_normalize(x: Any, axis: int) -> Any:
     """x / max(‖x‖, ε) along ``axis`` (Keras's ``normalize``, ε = 1e-7)."""
     norm = mnp.sqrt(mnp.sum(x * x, axis=axis, keepdims=True))
-    return x / mnp.where(raw(norm) > EPSILON, norm, EPSILON)
+    return x / mnp.where(primal_value(norm) > EPSILON, norm, EPSILON)
 
 
 def hinge(y_true: Any, y_pred: Any) -> Any:
@@ -223,7 +223,7 @@ def _relu(x: Any) -> Any:
 
 
 def _pm_one(y_true: Any) -> Any:
-    r = physical(y_true)
+    r = strip_tracers(y_true)
     if np.all((r == 0) | (r == 1)):
         return 2.0 * y_true - 1.0
     return y_true
@@ -292,7 +292,7 @@ def gaussian_nll(y_true: Any, y_pred: Any, full: bool = False, eps: float = 1e-6
     y_true, mean = _pair(y_true, mean)
     _check_broadcast("gaussian_nll", y_true, mean)
     _check_broadcast("gaussian_nll", y_true, var)
-    if np.any(physical(var) < 0):
+    if np.any(strip_tracers(var) < 0):
         raise ValueError("gaussian_nll: the variance has negative entries (it must be ≥ 0)")
     v = var + stop_gradient(mnp.maximum(var, eps) - var)      # value max(σ², eps), slope 1
     nll = 0.5 * (mnp.log(v) + mnp.square(y_true - mean) / v)
@@ -370,14 +370,13 @@ def _sce_dz(z, y, axis):
 #                                   ℓ̇ = Σ_c (softmax(z) Σy − y) ⊙ ż − Σ_c ln softmax(z) ⊙ ẏ
 # ``axis`` is negative (the class axis counted from the end), so that vmap's leading batch axis
 # and broadcasting leave it in place: the primitive batches like an elementwise one.
-softmax_cross_entropy = batch_elementwise(primitive("softmax_cross_entropy", _sce_impl))
-softmax_cross_entropy.saves = "args"
-defvjp(softmax_cross_entropy,
-       lambda g, ans, z, y, axis: mnp.expand_dims(g, axis) * _sce_dz(z, y, axis),
-       lambda g, ans, z, y, axis: -mnp.expand_dims(g, axis) * _log_softmax(z, axis))
-defjvp(softmax_cross_entropy,
-       lambda t, ans, z, y, axis: mnp.sum(_sce_dz(z, y, axis) * t, axis=axis),
-       lambda t, ans, z, y, axis: -mnp.sum(_log_softmax(z, axis) * t, axis=axis))
+softmax_cross_entropy = defprimitive(
+    "softmax_cross_entropy", _sce_impl,
+    vjp=(lambda g, ans, z, y, axis: mnp.expand_dims(g, axis) * _sce_dz(z, y, axis),
+         lambda g, ans, z, y, axis: -mnp.expand_dims(g, axis) * _log_softmax(z, axis)),
+    jvp=(lambda t, ans, z, y, axis: mnp.sum(_sce_dz(z, y, axis) * t, axis=axis),
+         lambda t, ans, z, y, axis: -mnp.sum(_log_softmax(z, axis) * t, axis=axis)),
+    batch="elementwise", saves="args")
 softmax_cross_entropy.__doc__ = """−Σ_c y_c ln softmax(z)_c along the (negative) ``axis``: the
     cross-entropy of labels y (one-hot or soft, z's shape) given logits z, fused into one primitive.
 
@@ -476,7 +475,7 @@ def _sparse_labels(fn: str, y_true: Any, y_pred: Any, ax: int, ignore_class: int
     ps = tuple(y_pred.shape)
     c = ps[ax]
     without = ps[:ax] + ps[ax + 1:]
-    t = raw(y_true) if hasattr(y_true, "shape") else np.asarray(y_true)
+    t = primal_value(y_true) if hasattr(y_true, "shape") else np.asarray(y_true)
     ts = tuple(t.shape)
     if len(ts) == len(ps) and ts[ax] == 1 and ts[:ax] + ts[ax + 1:] == without:
         t = mnp.squeeze(t, ax)
@@ -490,11 +489,11 @@ def _sparse_labels(fn: str, y_true: Any, y_pred: Any, ax: int, ignore_class: int
         raise ValueError(f"{fn}: y_true must hold one integer class label per sample, of shape "
                          f"{without} (y_pred.shape={ps} without its class axis {ax}); received "
                          f"y_true.shape={ts}")
-    values = physical(t)        # checks on values are guards under jit (see nnmath.jit)
+    values = strip_tracers(t)        # checks on values are guards under jit (see nnmath.jit)
     if values.dtype.kind == "f":
         ok = mnp.isfinite(values) & (values == mnp.round(values))
         if not mnp.all(ok):
-            v = peek(values)
+            v = concrete_value(values)
             bad = v[~(np.isfinite(v) & (v == np.round(v)))]
             raise ValueError(f"{fn}: y_true must hold integer class labels; received non-integer "
                              f"values such as {bad.ravel()[:3].tolist()}")
@@ -503,9 +502,9 @@ def _sparse_labels(fn: str, y_true: Any, y_pred: Any, ax: int, ignore_class: int
     valid = None
     if ignore_class is not None:
         valid = t != ignore_class
-        values = mnp.where(physical(valid), values, 0)      # ignored labels: any valid class
+        values = mnp.where(strip_tracers(valid), values, 0)      # ignored labels: any valid class
     if values.size and (mnp.min(values) < 0 or mnp.max(values) >= c):
-        v = peek(values)
+        v = concrete_value(values)
         raise ValueError(f"{fn}: labels must lie in [0, {c}) for the {c} classes of y_pred "
                          f"(y_pred.shape={ps}); received labels from {v.min():g} to {v.max():g}")
     return t, valid

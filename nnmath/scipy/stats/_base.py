@@ -6,7 +6,7 @@ stretched, x = loc + scale·z, so logpdf(x) = log f((x − loc)/scale) − log s
 ppf(q) = loc + scale·F⁻¹(q). A discrete one is shifted only, k = loc + j. Outside the support,
 logpdf is −∞, pdf 0, cdf 0 or 1 (values, not errors: x is data); parameters outside their domain
 raise ``ValueError`` (scipy returns NaN). The checks read the numbers beneath every derivative
-level (``physical``), so they hold under grad/jvp/vmap, and under ``jit`` they are recorded as
+level (``strip_tracers``), so they hold under grad/jvp/vmap, and under ``jit`` they are recorded as
 guards.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ...numpy import _elementwise as E
-from ...numpy._helpers import nondifferentiable, peek, physical, raw
+from ...numpy._helpers import nondifferentiable, concrete_value, strip_tracers, primal_value
 
 _INF = float("inf")
 
@@ -29,10 +29,10 @@ def is_const(v: Any, c: float) -> bool:
 def require(dist: str, name: str, value: Any, ok: Callable, what: str) -> None:
     """Raise ``ValueError`` naming ``dist``'s parameter ``name`` unless ``ok(value)`` holds for
     every element (NaN fails every test)."""
-    v = physical(value)
+    v = strip_tracers(value)
     good = ok(v)
     if not np.all(good):
-        vals, oks = np.broadcast_arrays(np.asarray(peek(value)), np.asarray(peek(good), bool))
+        vals, oks = np.broadcast_arrays(np.asarray(concrete_value(value)), np.asarray(concrete_value(good), bool))
         bad = vals[~oks]
         shown = (repr(float(bad[0])) if bad.size == 1
                  else np.array2string(bad[:5], precision=6, separator=", "))
@@ -56,14 +56,14 @@ def within(z: Any, lo: float, hi: float, f: Callable, below: Any, above: Any, sa
     ``hi_arr``: an upper bound that is an array (binom's n) instead of the number ``hi``.
     """
     upper = hi if hi_arr is None else hi_arr
-    pz = physical(z)
-    pu = physical(upper)
+    pz = strip_tracers(z)
+    pu = strip_tracers(upper)
     out_lo = pz < lo if lo > -_INF else False
     out_hi = pz > pu if (hi_arr is not None or hi < _INF) else False
     outside = out_lo | out_hi
     if not np.any(outside):
         return f(z)
-    rz, ru = raw(z), raw(upper)
+    rz, ru = primal_value(z), primal_value(upper)
     m_lo = rz < lo if lo > -_INF else np.zeros(np.shape(rz), bool)
     m_hi = rz > ru if (hi_arr is not None or hi < _INF) else np.zeros(np.shape(rz), bool)
     inside = ~(m_lo | m_hi)
@@ -74,14 +74,14 @@ def within(z: Any, lo: float, hi: float, f: Callable, below: Any, above: Any, sa
 def log_prob(p: Any, complement: Callable) -> Any:
     """log p, as log1p(−(1 − p)) where p > ½ (``complement()`` gives 1 − p, computed directly):
     log of a probability near 1 keeps the digits that 1 − p carries."""
-    pp = physical(p)
+    pp = strip_tracers(p)
     hi = pp > 0.5
     if not np.any(hi):
         return E.log(p)
     c = complement()
     if np.all(hi):
         return E.log1p(-c)
-    rp = raw(p)
+    rp = primal_value(p)
     return E.where(rp > 0.5, E.log1p(-E.where(rp > 0.5, c, 0.0)), E.log(E.where(rp > 0.5, 1.0, p)))
 
 
@@ -131,7 +131,7 @@ class rv_generic:
         import scipy.stats
         vals = self._parse("rvs", args, kwds)
         return getattr(scipy.stats, self.name).rvs(
-            **{k: np.asarray(peek(v)) for k, v in vals.items()}, size=size, random_state=random_state)
+            **{k: np.asarray(concrete_value(v)) for k, v in vals.items()}, size=size, random_state=random_state)
 
     def _scipy_method(self, method: str, x, vals: dict):
         """``scipy.stats.<name>.<method>`` on the numbers: for piecewise-constant results

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...numpy import _elementwise as E
-from ...numpy._helpers import physical, raw
+from ...numpy._helpers import strip_tracers, primal_value
 from .. import special as S
 from ._base import count, is_const, log_prob, nonnegative, probability, require, rv_generic, within
 
@@ -21,11 +21,11 @@ _INF = float("inf")
 
 def _on_support(j, lo, hi, f, hi_arr=None):
     """f(j) for integers lo ≤ j ≤ hi, −∞ elsewhere (a non-integer j included)."""
-    pj = physical(j)
+    pj = strip_tracers(j)
     nonint = pj != np.floor(pj)
     out = within(j, lo, hi, f, -_INF, -_INF, 0.0, hi_arr=hi_arr)
     if np.any(nonint):
-        rj = raw(j)
+        rj = primal_value(j)
         out = E.where(rj != E.floor(rj), -_INF, out)
     return out
 

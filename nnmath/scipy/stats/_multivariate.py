@@ -10,7 +10,7 @@ from ...numpy import _elementwise as E
 from ...numpy import _reductions as R
 from ...numpy import _shape as SH
 from ...numpy import linalg as LA
-from ...numpy._helpers import peek, physical, raw
+from ...numpy._helpers import concrete_value, strip_tracers, primal_value
 from .. import special as S
 from ._base import count, positive, require
 
@@ -27,14 +27,14 @@ def _arr(x):
 def _simplex_check(dist, name, v, axis, tol):
     """Entries in [0, 1] summing to 1 along ``axis`` (within ``tol``), else ValueError saying by
     how much."""
-    pv = physical(v)
+    pv = strip_tracers(v)
     if not np.all((pv >= 0) & (pv <= 1)):
-        bad = np.asarray(peek(v))
+        bad = np.asarray(concrete_value(v))
         bad = bad[(bad < 0) | (bad > 1) | np.isnan(bad)]
         raise ValueError(f"{dist}: every entry of {name} must be in [0, 1]; got {bad.ravel()[:5]}")
     total = np.sum(pv, axis=axis)
     if not np.all(np.abs(total - 1.0) <= tol):
-        dev = float(np.max(np.abs(np.asarray(peek(total)) - 1.0)))
+        dev = float(np.max(np.abs(np.asarray(concrete_value(total)) - 1.0)))
         raise ValueError(f"{dist}: the entries of {name} must sum to 1; they are off by up to "
                          f"{dev:.3g} (tolerance {tol:g})")
 
@@ -77,9 +77,9 @@ class multivariate_normal_gen:
             chol = LA.cholesky(cov)
         except np.linalg.LinAlgError:
             chol = None
-        pc = physical(chol) if chol is not None else None
+        pc = strip_tracers(chol) if chol is not None else None
         if chol is None or not np.all(np.isfinite(pc)):
-            ev = np.linalg.eigvalsh(np.asarray(peek(cov)))
+            ev = np.linalg.eigvalsh(np.asarray(concrete_value(cov)))
             raise ValueError(f"multivariate_normal: cov must be symmetric positive definite; its "
                              f"smallest eigenvalue is {ev.min():.3g}")
         return mean, chol, d
@@ -98,7 +98,7 @@ class multivariate_normal_gen:
         # Z = L⁻¹ (x − μ)ᵀ, one column per point: L⁻¹ = solve(L, I) formed once (d × d), then one
         # (d × d)(d × n) product — BLAS reads the transposed rows in place — instead of a solve
         # against n right-hand sides
-        chol_inv = LA.solve(chol, np.eye(d, dtype=physical(chol).dtype))
+        chol_inv = LA.solve(chol, np.eye(d, dtype=strip_tracers(chol).dtype))
         z = chol_inv @ SH.transpose(dev)
         maha = R.sum(z * z, axis=0)
         logdet = 2.0 * R.sum(E.log(SH.diagonal(chol)))
@@ -116,8 +116,8 @@ class multivariate_normal_gen:
     def rvs(self, mean=None, cov=1, size=1, random_state=None):
         """Samples from scipy (not differentiated)."""
         import scipy.stats
-        m = None if mean is None else np.asarray(peek(mean))
-        return scipy.stats.multivariate_normal.rvs(m, np.asarray(peek(cov)), size=size,
+        m = None if mean is None else np.asarray(concrete_value(mean))
+        return scipy.stats.multivariate_normal.rvs(m, np.asarray(concrete_value(cov)), size=size,
                                                    random_state=random_state)
 
     def __call__(self, mean=None, cov=1, allow_singular=False):
@@ -173,7 +173,7 @@ class dirichlet_gen:
 
     def rvs(self, alpha, size=1, random_state=None):
         import scipy.stats
-        return scipy.stats.dirichlet.rvs(np.asarray(peek(alpha)), size=size, random_state=random_state)
+        return scipy.stats.dirichlet.rvs(np.asarray(concrete_value(alpha)), size=size, random_state=random_state)
 
     def __call__(self, alpha):
         return _Frozen(self, alpha=alpha)
@@ -199,12 +199,12 @@ class multinomial_gen:
         p = self._check(n, p)
         x = _arr(x)
         out = S.gammaln(n + 1.0) - R.sum(S.gammaln(x + 1.0), axis=-1) + R.sum(S.xlogy(x, p), axis=-1)
-        rx = physical(x)
-        ok = np.all((rx >= 0) & (rx == np.floor(rx)), axis=-1) & (np.sum(rx, axis=-1) == physical(n))
+        rx = strip_tracers(x)
+        ok = np.all((rx >= 0) & (rx == np.floor(rx)), axis=-1) & (np.sum(rx, axis=-1) == strip_tracers(n))
         if not np.all(ok):
-            rxx = raw(x)
+            rxx = primal_value(x)
             good = R.sum(E.where((rxx >= 0) & (rxx == E.floor(rxx)), 0.0, 1.0), axis=-1) == 0
-            good = good & (R.sum(rxx, axis=-1) == raw(n))
+            good = good & (R.sum(rxx, axis=-1) == primal_value(n))
             out = E.where(good, out, -_INF)
         return out
 
@@ -213,7 +213,7 @@ class multinomial_gen:
 
     def rvs(self, n, p, size=None, random_state=None):
         import scipy.stats
-        return scipy.stats.multinomial.rvs(int(np.asarray(peek(n))), np.asarray(peek(p)), size=size,
+        return scipy.stats.multinomial.rvs(int(np.asarray(concrete_value(n))), np.asarray(concrete_value(p)), size=size,
                                            random_state=random_state)
 
     def __call__(self, n, p):
