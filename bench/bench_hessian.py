@@ -14,6 +14,9 @@ Measured (interleaved rounds, 2 threads each; PyHessian 0.1 with cuda=False on t
     ``trace(maxIter=100, tol=0)`` (tol 0 so it also runs all 100 probes); both estimates are
     printed with nnmath's standard error (same estimator, same number of probes: the same accuracy
     in distribution);
+  * Hutch++ (Meyer et al. 2021; ``hessian_trace(method="hutch++")``) with 33 and 99 HVPs in the
+    same rounds: the same trace for fewer products when the spectrum has outliers; compared by
+    time and by standard error against PyHessian's 100 probes;
   * nnmath HVP ÷ nnmath gradient on the same model and data (target ≤ 3×).
 
 Targets (issue 7): at most PyHessian's time for at least its accuracy (goal: half).
@@ -110,6 +113,14 @@ def main():
     def nn_trace():
         out["nn_trace"] = hessian_trace(model, num_samples=100, x=X, y=y, batch_size=N, seed=0)
 
+    def nn_hutchpp33():
+        out["nn_hpp33"] = hessian_trace(model, num_samples=33, method="hutch++", x=X, y=y,
+                                        batch_size=N, seed=0)
+
+    def nn_hutchpp99():
+        out["nn_hpp99"] = hessian_trace(model, num_samples=99, method="hutch++", x=X, y=y,
+                                        batch_size=N, seed=0)
+
     def ph_trace():
         torch.manual_seed(0)
         h = PyHessian(tmodel, crit, data=(Xt, yt), cuda=False)
@@ -130,8 +141,9 @@ def main():
          f"{err_ph:.1e}", np.array2string(out["ph_top"], precision=5)]]))
     print(f"top-5: nnmath ÷ PyHessian time {C.fmt_ratio(r)}; {C.share_summary(shares)}")
 
-    res, shares = C.interleave({"nnmath trace": nn_trace, "PyHessian trace": ph_trace},
-                               rounds=ROUNDS, numbers={"nnmath trace": 1, "PyHessian trace": 1},
+    trace_fns = {"nnmath trace": nn_trace, "nnmath Hutch++ 33": nn_hutchpp33,
+                 "nnmath Hutch++ 99": nn_hutchpp99, "PyHessian trace": ph_trace}
+    res, shares = C.interleave(trace_fns, rounds=ROUNDS, numbers={k: 1 for k in trace_fns},
                                label="trace")
     tr = out["nn_trace"]
     ph = out["ph_trace"]
@@ -141,8 +153,17 @@ def main():
         ["nnmath Hutchinson (100)", C.fmt_span(res["nnmath trace"]),
          f"{tr.estimate:.3f} ± {tr.standard_error:.3f}"],
         ["PyHessian Hutchinson (100)", C.fmt_span(res["PyHessian trace"]),
-         f"{float(np.mean(ph)):.3f} ± {ph_se:.3f} (SE computed here)"]]))
+         f"{float(np.mean(ph)):.3f} ± {ph_se:.3f} (SE computed here)"]]
+        + [[f"nnmath Hutch++ ({m} HVPs)", C.fmt_span(res[f"nnmath Hutch++ {m}"]),
+            f"{out[key].estimate:.3f} ± {out[key].standard_error:.3f}"]
+           for m, key in ((33, "nn_hpp33"), (99, "nn_hpp99"))]))
     print(f"trace: nnmath ÷ PyHessian time {C.fmt_ratio(r)}; {C.share_summary(shares)}")
+    for m, key in ((33, "nn_hpp33"), (99, "nn_hpp99")):
+        rr = C.ratios(res, f"nnmath Hutch++ {m}", "PyHessian trace")
+        verdict = "at least" if out[key].standard_error <= ph_se else "LESS than"
+        print(f"trace: nnmath Hutch++ ({m} HVPs) ÷ PyHessian Hutchinson (100) time "
+              f"{C.fmt_ratio(rr)}, standard error {out[key].standard_error:.3f} vs {ph_se:.3f} "
+              f"({verdict} PyHessian's accuracy)")
 
     v = np.random.default_rng(1).standard_normal(obj.size).astype(np.float32)
     res, shares = C.interleave({"grad": lambda: obj.grad_flat(), "hvp": lambda: obj.hvp_flat(v)},

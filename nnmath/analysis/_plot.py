@@ -229,18 +229,20 @@ def plot_eigenvalues(r: Any, ax: Any = None):
 
 
 def plot_trace(r: Any, ax: Any = None):
-    """The probes' values zᵢᵀHzᵢ of a Hutchinson :class:`TraceResult`, their running mean and the
-    estimate ± 2 standard errors."""
+    """The probes' values of a :class:`TraceResult` (Hutchinson: zᵢᵀHzᵢ; Hutch++: tr(QᵀHQ) +
+    gᵢᵀΠHΠgᵢ), their running mean and the estimate ± 2 standard errors."""
     (ax,) = new_axes(1, ax=ax)
     s = np.asarray(r.samples, dtype=float)
     i = np.arange(1, len(s) + 1)
-    ax.plot(i, s, ".", color=PALETTE[5], label="zᵢᵀHzᵢ")
+    hutchpp = getattr(r, "method", "hutchinson") == "hutch++"
+    ax.plot(i, s, ".", color=PALETTE[5], label="tr(QᵀHQ) + gᵢᵀΠHΠgᵢ" if hutchpp else "zᵢᵀHzᵢ")
     ax.plot(i, np.cumsum(s) / i, color=PALETTE[0], label="running mean")
     ax.axhspan(r.estimate - 2 * r.standard_error, r.estimate + 2 * r.standard_error,
                color=PALETTE[0], alpha=0.15, label="estimate ± 2 SE")
     ax.set_xlabel("probe i")
     ax.set_ylabel("tr H estimate (loss units per parameter²)")
-    ax.set_title(f"Hutchinson trace: {r.estimate:.4g} ± {r.standard_error:.2g}")
+    ax.set_title(f"{'Hutch++' if hutchpp else 'Hutchinson'} trace: {r.estimate:.4g} ± "
+                 f"{r.standard_error:.2g}")
     ax.legend(frameon=False, fontsize=8)
     return ax
 

@@ -211,7 +211,8 @@ def _fmt(x: Any) -> str:
 
 def _render_trace(r: TraceResult) -> tuple[list, list, str]:
     t = Table(("estimate", "standard error", "probes"),
-              [(r.estimate, r.standard_error, r.num_samples)], "Hutchinson trace of the Hessian")
+              [(r.estimate, r.standard_error, r.num_samples)],
+              f"{'Hutch++' if r.method == 'hutch++' else 'Hutchinson'} trace of the Hessian")
     return [], [t], f"tr H ≈ {_fmt(r.estimate)} ± {_fmt(r.standard_error)} (1 SE)."
 
 
