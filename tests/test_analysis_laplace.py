@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import scipy.integrate
+import scipy.special
 import scipy.stats
 
 import nnmath as nm
@@ -344,3 +345,30 @@ def test_bad_input():
         Laplace(_classifier()).fit(X, YC + 5)
     with pytest.raises(TypeError, match="expected a compiled Model"):
         Laplace(3)
+
+
+def test_probit_of_a_softmax_model_is_its_logits_twins_centred_probit():
+    """log p = z − lse(z)·1, so C log p = C z (C = I − 11ᵀ/k) and C Σ_logp C = C Σ_z C: the softmax
+    model's probit predictive is exactly the centred probit of its logits twin; the Monte-Carlo
+    GLM predictives of the two (shift-invariant) agree within their sampling error."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
+
+    def build(last):
+        keras.utils.set_random_seed(1)
+        m = keras.Sequential([keras.Input((4,)), _dense(6, "tanh"), _dense(3, last)])
+        m.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=last is None))
+        return m
+    soft, twin = build("softmax"), build(None)
+    twin.set_weights(soft.get_weights())
+    fits = [Laplace(m, likelihood="classification", hessian_structure="full", x=x, y=y).fit()
+            for m in (soft, twin)]
+    xt = rng.normal(size=(7, 4))
+    mu, cov = fits[1].functional_variance(xt)
+    C = np.eye(3) - 1.0 / 3
+    muc, covc = mu @ C, np.einsum("ij,njk,kl->nil", C, cov, C)
+    want = scipy.special.softmax(muc / np.sqrt(1 + math.pi / 8 * np.diagonal(covc, 0, 1, 2)), -1)
+    np.testing.assert_allclose(fits[0](xt), want, atol=1e-10)
+    mc = [np.asarray(f(xt, link_approx="mc", n_samples=20000, seed=0)) for f in fits]
+    np.testing.assert_allclose(mc[0], mc[1], atol=0.02)

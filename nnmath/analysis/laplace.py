@@ -25,6 +25,12 @@ Evidence (MacKay 1992; Immer et al. 2021): log p(D) ≈ log p(D|θ*) + log p(θ*
 Predictive by linearisation (the GLM predictive, Immer, Korzepa & Bauer 2021): f(x) ~ N(f(x; θ*),
 J(x) Σ J(x)ᵀ), and for classification the probit approximation E[softmax f] ≈ softmax(μ/√(1 +
 π/8 · diag Σ_f)) (MacKay 1992) or Monte Carlo; or by sampling θ ~ N(θ*, Σ) through the network.
+The probit approximation is not invariant to a shift f + c·1 that leaves softmax f unchanged:
+for a model with logits it takes them as they are (as laplace-torch does); for one linearised in
+log p it first centres f and Σ_f on the zero-sum subspace (C = I − 11ᵀ/k; C log p = C z for the
+logits z), so that such a model's probit predictive is exactly that of its logits twin taken
+centred, and not inflated by the large variance of log p of the unlikely classes (on the demo's
+digits MLP the total variation from the Monte-Carlo predictive falls from 0.096 to 0.072).
 
 Structures of the GGN: ``"full"`` (P × P, memory-limited), ``"diag"`` (its exact diagonal) and
 ``"kron"`` (K-FAC factors A ⊗ G for Dense and Conv layers, Martens & Grosse 2015, see
@@ -696,6 +702,10 @@ class Laplace:
         if self.likelihood == "regression":
             return mu, cov
         if link_approx == "probit":
+            if self._link == "log":         # centre: log p and the logits z agree as C f
+                mu = mu - mu.mean(axis=-1, keepdims=True)
+                cov = cov - cov.mean(axis=1, keepdims=True)
+                cov = cov - cov.mean(axis=2, keepdims=True)          # C Σ_f C
             var = np.diagonal(cov, axis1=1, axis2=2)
             return self._link_fn(mu / np.sqrt(1 + math.pi / 8 * var))
         w, V = np.linalg.eigh(cov)
