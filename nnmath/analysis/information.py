@@ -533,7 +533,9 @@ def mutual_information_ksg(x: Any, y: Any, k: int = 3, *, base: float | None = N
     data, shrinking as N grows; larger k lowers the variance and raises the bias (Kraskov et al.
     2004, §IV; Gao, Ver Steeg & Galstyan 2015). Not clipped at 0: an independent pair gives
     estimates scattered around 0. ``standard_error`` is the standard deviation of the per-sample
-    terms over √N, an approximation that ignores their dependence. Ties (ReLU zeros, repeated
+    terms over √N, an approximation that ignores their dependence: for correlated Gaussians
+    (ρ = 0.6, N = 1,000, k = 3; 200 seeds) it was 16 % below the estimates' spread (0.0255 vs
+    0.0304 nats; standard errors from 10 disjoint subsamples were no better, 11 % below). Ties (ReLU zeros, repeated
     inputs) break the estimator's assumptions; as Kraskov et al. advise, noise of relative size
     ``noise`` (× each coordinate's standard deviation) is added first.
 
