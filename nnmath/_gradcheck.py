@@ -8,6 +8,11 @@ cotangent u:
 
 The central difference has error O(ε²). Order k > 1 checks the functions x ↦ J(x) v and
 x ↦ J(x)ᵀ u the same way, recursively (as HIPS autograd and JAX do).
+
+Complex arguments and outputs (JAX's convention): a complex leaf z gets a complex direction
+v = a + ib, so the step z ± εv moves its real and imaginary parts together, and a complex output a
+complex cotangent u. The pairing is ⟨a, b⟩ = Re Σ aᵢbᵢ (no conjugate: the cotangent z̄ of z is
+the c with df = Re(c·dz)), so the reverse check is Re⟨Jᵀu, v⟩ ≈ Re⟨u, Jv⟩.
 """
 from __future__ import annotations
 
@@ -23,11 +28,38 @@ __all__ = ["check_grads"]
 
 def _to_float64(x: Any) -> Any:
     x = np.asarray(x)
-    return x.astype(np.float64) if x.dtype.kind == "f" else x
+    if x.dtype.kind == "f":
+        return x.astype(np.float64)
+    return x.astype(np.complex128) if x.dtype.kind == "c" else x
 
 
 def _vdot(a: list, b: list) -> float:
-    return float(sum(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64)) for x, y in zip(a, b)))
+    """Re Σ aᵢbᵢ over every leaf: the real pairing of cotangents with tangents."""
+    total = 0.0
+    for x, y in zip(a, b):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.dtype.kind == "c" or y.dtype.kind == "c":
+            total += float(np.real(np.sum(x.astype(np.complex128) * y.astype(np.complex128))))
+        else:
+            total += float(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64)))
+    return total
+
+
+def _inexact(x: Any) -> bool:
+    return np.asarray(x).dtype.kind in "fc"
+
+
+def _random_like(rng: np.random.Generator, x: Any) -> np.ndarray:
+    """A standard normal direction shaped like ``x``; complex (a + ib) for a complex ``x``."""
+    shape = np.shape(x)
+    if np.asarray(x).dtype.kind == "c":
+        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    return rng.standard_normal(shape)
+
+
+def _as64(x: Any) -> np.ndarray:
+    x = np.asarray(x)
+    return x.astype(np.complex128) if x.dtype.kind == "c" else np.asarray(x, np.float64)
 
 
 def check_grads(fun: Callable, args: Sequence, order: int = 2, modes: Sequence[str] = ("fwd", "rev"),
@@ -37,7 +69,8 @@ def check_grads(fun: Callable, args: Sequence, order: int = 2, modes: Sequence[s
 
     Args:
         fun: a function of the positional ``args`` (pytrees of arrays) returning a pytree of arrays.
-        args: the point to check at. Floating leaves are cast to float64; others are held fixed.
+        args: the point to check at. Floating leaves are cast to float64 (complex ones to
+            complex128, perturbed in their real and imaginary parts); others are held fixed.
         order: the highest derivative order to check.
         modes: any of ``"fwd"`` (JVP) and ``"rev"`` (VJP).
         eps: the finite-difference step (default 1e-4 · max(1, max |x|)).
@@ -68,15 +101,15 @@ def check_grads(fun: Callable, args: Sequence, order: int = 2, modes: Sequence[s
     rtol = 1e-5 if rtol is None else rtol
     atol = 1e-6 if atol is None else atol
     if eps is None:
-        scale = max([1.0] + [float(np.max(np.abs(x))) for x in leaves if x.dtype.kind == "f" and x.size])
+        scale = max([1.0] + [float(np.max(np.abs(x))) for x in leaves if _inexact(x) and x.size])
         eps = 1e-4 * scale
     _check(fun, args, order, tuple(modes), eps, rtol, atol, rng, level=1)
 
 
 def _check(fun, args, order, modes, eps, rtol, atol, rng, level):
     leaves, treedef = tree_flatten(tuple(args))
-    floats = [i for i, x in enumerate(leaves) if np.asarray(x).dtype.kind == "f"]
-    diff_mask = [np.asarray(x).dtype.kind == "f" for x in leaves]
+    floats = [i for i, x in enumerate(leaves) if _inexact(x)]
+    diff_mask = [_inexact(x) for x in leaves]
     out = fun(*args)
     out_leaves, out_def = tree_flatten(out)
     out_leaves = [np.asarray(o) for o in out_leaves]
@@ -84,23 +117,23 @@ def _check(fun, args, order, modes, eps, rtol, atol, rng, level):
     def shifted(i, v, s):
         moved = list(leaves)
         moved[i] = leaves[i] + s * v
-        return [np.asarray(o, np.float64) for o in tree_flatten(fun(*tree_unflatten(treedef, moved)))[0]]
+        return [_as64(o) for o in tree_flatten(fun(*tree_unflatten(treedef, moved)))[0]]
 
     for i in floats:
         x = leaves[i]
-        v = rng.standard_normal(np.shape(x))
+        v = _random_like(rng, x)
         plus, minus = shifted(i, v, eps), shifted(i, v, -eps)
         numeric = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
         where = f"argument leaf {i} (shape {np.shape(x)})"
         if "fwd" in modes:
             _, t_out = _jvp_only(fun, args, treedef, leaves, diff_mask, i, v)
-            analytic = [np.asarray(t, np.float64) for t in tree_flatten(t_out)[0]]
+            analytic = [_as64(t) for t in tree_flatten(t_out)[0]]
             _compare(analytic, numeric, rtol, atol, "fwd", level, where)
         if "rev" in modes:
-            u = [rng.standard_normal(o.shape) for o in out_leaves]
+            u = [_random_like(rng, o) for o in out_leaves]
             _, pullback = vjp(lambda *fl: fun(*tree_unflatten(treedef, _merge(leaves, diff_mask, fl))),
                               *[leaves[k] for k in range(len(leaves)) if diff_mask[k]])
-            ct = tree_unflatten(out_def, [uu.astype(o.dtype) if o.dtype.kind == "f" else uu
+            ct = tree_unflatten(out_def, [uu.astype(o.dtype) if o.dtype.kind in "fc" else uu
                                           for uu, o in zip(u, out_leaves)])
             grads = pullback(ct)
             g_i = grads[sum(diff_mask[:i])]
@@ -110,14 +143,14 @@ def _check(fun, args, order, modes, eps, rtol, atol, rng, level):
 
     if order > 1:
         for i in floats:
-            v = rng.standard_normal(np.shape(leaves[i]))
+            v = _random_like(rng, leaves[i])
             if "fwd" in modes:
                 def f_jvp(*a, i=i, v=v):
                     fl = tree_flatten(tuple(a))[0]
                     return _jvp_only(fun, a, treedef, fl, diff_mask, i, v)[1]
                 _check(f_jvp, args, order - 1, modes, eps, rtol, atol, rng, level + 1)
             if "rev" in modes:
-                u = [rng.standard_normal(o.shape) for o in out_leaves]
+                u = [_random_like(rng, o) for o in out_leaves]
 
                 def f_vjp(*a, u=u):
                     fl = tree_flatten(tuple(a))[0]

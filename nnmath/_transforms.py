@@ -5,6 +5,11 @@ outputs, many inputs); ``jacfwd`` pushes forward one basis tangent per input ele
 tall ones). Both vectorise the basis with ``vmap`` in chunks, so memory stays bounded and the work
 is done as matrix products. ``hessian = jacfwd(jacrev(f))``; ``hvp`` is forward-over-reverse and
 never forms H.
+
+Complex values follow JAX: ``jacrev`` takes real or complex inputs and needs real outputs (row k
+is the gradient of output k, ∂f/∂x − i ∂f/∂y for a complex input); ``jacfwd`` needs real inputs.
+With ``holomorphic=True`` both (and ``hessian``) need complex inputs and outputs and give the
+complex derivative ∂fᵢ/∂zⱼ.
 """
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._core.batching import vmap as nm_vmap
-from ._core.transforms import grad, jvp, normalize_argnums, vjp
+from ._core.transforms import (check_holomorphic_inputs, check_output_dtype, grad, jvp,
+                               normalize_argnums, vjp)
 from ._core.tree import tree_flatten, tree_unflatten
 from . import numpy as mnp
 
@@ -61,14 +67,37 @@ def _as_arrays(leaves: list) -> list:
     return [x if hasattr(x, "dtype") else np.asarray(x) for x in leaves]
 
 
+def _check_jac_inputs(fname: str, leaves: list, holomorphic: bool) -> None:
+    if holomorphic:
+        check_holomorphic_inputs(leaves, fname, "the differentiated input")
+        return
+    if fname == "jacfwd":
+        for x in leaves:
+            if x.dtype.kind == "c":
+                raise TypeError(f"jacfwd requires real-valued inputs (a floating dtype), but got "
+                                f"{x.dtype}. For holomorphic differentiation pass holomorphic=True; "
+                                f"for a non-holomorphic function of complex inputs use jacrev (real "
+                                f"outputs) or nnmath.jvp directly.")
+
+
+def _check_jac_outputs(fname: str, leaves: list, holomorphic: bool) -> None:
+    for x in leaves:
+        if fname == "jacrev":
+            check_output_dtype("jacrev", x.dtype, holomorphic)
+        elif holomorphic and x.dtype.kind != "c":
+            raise TypeError(f"jacfwd with holomorphic=True requires outputs with complex dtype, "
+                            f"but got {x.dtype}")
+
+
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           chunk_size: int | None = None) -> Callable:
+           chunk_size: int | None = None, holomorphic: bool = False) -> Callable:
     """Jacobian by reverse mode: one pullback per output element, vmapped in chunks.
 
     Each output leaf of shape ``S`` gets, per input leaf of shape ``I``, an array of shape
     ``S + I``; the result keeps the output's structure, with the input's structure inside it
     (a tuple over arguments when ``argnums`` is a tuple). ``chunk_size`` (an nnmath extension)
     bounds how many cotangents one vectorised backward pass carries (default 256).
+    ``holomorphic=True``: complex inputs and outputs, entries ∂fᵢ/∂zⱼ (as ``jax.jacrev``).
     """
     single = isinstance(argnums, (int, np.integer))
 
@@ -76,12 +105,14 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     def jac(*args, **kwargs):
         nums = normalize_argnums(argnums, len(args), "jacrev")
         f = _bind_dynamic(fun, args, kwargs, nums)
+        in_leaves, in_def = tree_flatten(tuple(args[n] for n in nums))
+        in_leaves = _as_arrays(in_leaves)
+        _check_jac_inputs("jacrev", in_leaves, holomorphic)
         res = vjp(f, *[args[n] for n in nums], has_aux=has_aux)
         out, pullback = res[0], res[1]
         out_leaves, out_def = tree_flatten(out)
         out_leaves = _as_arrays(out_leaves)
-        in_leaves, in_def = tree_flatten(tuple(args[n] for n in nums))
-        in_leaves = _as_arrays(in_leaves)
+        _check_jac_outputs("jacrev", out_leaves, holomorphic)
         m = sum(o.size for o in out_leaves)
 
         def pull(*ct_leaves):
@@ -112,10 +143,11 @@ jacobian = jacrev
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-           chunk_size: int | None = None) -> Callable:
+           chunk_size: int | None = None, holomorphic: bool = False) -> Callable:
     """Jacobian by forward mode: one tangent per input element, pushed through vmapped JVPs in
     chunks of ``chunk_size`` (default 256) so that the work becomes matrix products. Same
-    layout as :func:`jacrev`."""
+    layout as :func:`jacrev`. Inputs must be real unless ``holomorphic=True`` (complex inputs
+    and outputs, entries ∂fᵢ/∂zⱼ), as for ``jax.jacfwd``."""
     single = isinstance(argnums, (int, np.integer))
 
     @functools.wraps(fun)
@@ -124,6 +156,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         f = _bind_dynamic(fun, args, kwargs, nums)
         in_leaves, in_def = tree_flatten(tuple(args[n] for n in nums))
         in_leaves = _as_arrays(in_leaves)
+        _check_jac_inputs("jacfwd", in_leaves, holomorphic)
         primals = tuple(tree_unflatten(in_def, in_leaves))
         n = sum(x.size for x in in_leaves)
 
@@ -135,6 +168,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         out, aux = (out[0], out[1]) if has_aux else (out, None)
         out_leaves, out_def = tree_flatten(out)
         out_leaves = _as_arrays(out_leaves)
+        _check_jac_outputs("jacfwd", out_leaves, holomorphic)
         if n:
             chunks = [tree_flatten(nm_vmap(push)(*_basis_chunk(in_leaves, a, b)))[0]
                       for a, b in _chunk_ranges(n, chunk_size)]
@@ -157,13 +191,16 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
-            chunk_size: int | None = None) -> Callable:
+            chunk_size: int | None = None, holomorphic: bool = False) -> Callable:
     """Hessian of a scalar function: ``jacfwd(jacrev(fun))`` — batched forward-over-reverse, i.e.
-    ``chunk_size`` Hessian-vector products per vectorised pass. Shape ``in.shape + in.shape``."""
+    ``chunk_size`` Hessian-vector products per vectorised pass. Shape ``in.shape + in.shape``.
+    ``holomorphic=True``: f″(z) of a holomorphic function of complex inputs (as ``jax.hessian``;
+    a real-valued function of complex inputs is refused by ``jacfwd``, as in JAX)."""
     if has_aux:
-        inner = jacrev(fun, argnums, has_aux=True)
-        return jacfwd(inner, argnums, has_aux=True, chunk_size=chunk_size)
-    return jacfwd(jacrev(fun, argnums), argnums, chunk_size=chunk_size)
+        inner = jacrev(fun, argnums, has_aux=True, holomorphic=holomorphic)
+        return jacfwd(inner, argnums, has_aux=True, chunk_size=chunk_size, holomorphic=holomorphic)
+    return jacfwd(jacrev(fun, argnums, holomorphic=holomorphic), argnums, chunk_size=chunk_size,
+                  holomorphic=holomorphic)
 
 
 def hvp(fun: Callable, primals: Sequence, tangents: Sequence) -> Any:

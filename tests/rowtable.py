@@ -59,7 +59,7 @@ def rng(seed: int = 0) -> np.random.Generator:
 
 #: The test modules that define ``ROWS``; a new rule family adds its module here.
 ROW_MODULES = ("test_primitives", "test_linalg", "test_nn_functions", "test_layers_core", "test_fused",
-               "test_complex", "test_scipy_special")
+               "test_complex", "test_scipy_special", "test_fft")
 
 
 def all_rows() -> list:

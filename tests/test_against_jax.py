@@ -516,6 +516,49 @@ add("linalg_pinv_hermitian", lambda np_, sp_, a: np_.linalg.pinv(a @ a.T + np.ey
 add("linalg_vecdot", lambda np_, sp_, a, b: np_.linalg.vecdot(a, b), u(3, 2), u(2), linalg="vecdot")
 
 
+# --- general eigenproblems and Fourier transforms (complex intermediates, real outputs) -------
+def _eig(np_, a):
+    """(λ, V) of eig: JAX differentiates eigenvectors (which its second derivative of λ needs)
+    only through jax.lax.linalg.eig's opt-in flag."""
+    if np_ is jnp:
+        return tuple(jax.lax.linalg.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True))
+    return tuple(np_.linalg.eig(a))
+
+
+def _eigvals(np_, a):
+    return _eig(np_, a)[0] if np_ is jnp else np_.linalg.eigvals(a)
+
+
+def _eig_vectors(np_, a):
+    return _eig(np_, a)[1]
+
+
+def _similar(block):
+    """Q B Q⁻¹ for a random well-conditioned Q: the spectrum of B, eigenvectors not orthogonal."""
+    q = np.eye(len(block)) + 0.3 * u(len(block), len(block))
+    return q @ block @ np.linalg.inv(q)
+
+
+_EIG_PAIR = _similar(np.array([[1.0, -1.5, 0.0], [1.5, 1.0, 0.0], [0.0, 0.0, -1.0]]))  # 1 ± 1.5i, −1
+_EIG_REAL = _similar(np.diag([-1.0, 0.5, 2.0]))
+add("linalg_eigvals_pair", lambda np_, sp_, a: (lambda w: (w.real, w.imag))(_eigvals(np_, a)),
+    _EIG_PAIR, linalg="eigvals")
+add("linalg_eigvals_real", lambda np_, sp_, a: np_.real(_eigvals(np_, a)), _EIG_REAL,
+    linalg="eigvals")
+add("linalg_eig_vectors", lambda np_, sp_, a: (lambda v: (v.real, v.imag))(_eig_vectors(np_, a)),
+    _EIG_PAIR, linalg="eig")
+add("linalg_eig_complex", lambda np_, sp_, a, b: (lambda v: np_.abs(v) + v.imag)(
+    _eig_vectors(np_, a + 1j * b)) + np_.real(_eigvals(np_, a + 1j * b) * (1 - 2j)),
+    _EIG_PAIR, 0.3 * u(3, 3), linalg="eig")
+add("fft_abs_n", lambda np_, sp_, x: np_.abs(np_.fft.fft(x, n=6)) ** 2, u(5))
+add("fft_ifft_complex", lambda np_, sp_, x, y: np_.imag(np_.fft.ifft(x + 1j * y, norm="ortho")), u(4), u(4))
+add("fft_rfft", lambda np_, sp_, x: (lambda y: (y.real, y.imag))(np_.fft.rfft(x, n=7)), u(6))
+add("fft_irfft", lambda np_, sp_, x, y: np_.fft.irfft(x + 1j * y, n=6, norm="forward"), u(4), u(4))
+add("fft_rfft2_irfft2", lambda np_, sp_, x: np_.fft.irfft2(np_.fft.rfft2(x) ** 2, s=(2, 4)), u(2, 4))
+add("fft_fftn_shift", lambda np_, sp_, x: np_.real(np_.fft.fftshift(np_.fft.fftn(x, axes=(0,))) * (1 + 1j)),
+    u(3, 2))
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 nnmath follows JAX's convention: the cotangent z̄ of a complex value z is the c with
 df = Re(c · dz) (a bilinear pairing, no conjugate), so holomorphic rules are those of the real
-case, and non-holomorphic ones (conj, real, imag, abs, angle) have their own. Inputs and outputs
-of the transforms stay real (complex inputs are a later core issue), so every function here is
-real-in, real-out with complex intermediates, and is checked against central finite differences
+case, and non-holomorphic ones (conj, real, imag, abs, angle) have their own. Every function here
+is real-in, real-out with complex intermediates (complex inputs and outputs of the transforms
+themselves are tested in tests/test_complex_inputs.py), and is checked against central finite differences
 (which need no complex support) in both modes to second order. The rules' complex conventions
 are compared with ``jax.vjp`` / ``jax.jvp`` by writing z = x + iy: x̄ = Re z̄, ȳ = −Im z̄.
 One deliberate difference: JAX gives sign(z) = z/|z| a zero derivative also for complex z, where
@@ -36,6 +36,12 @@ POS = R.uniform(0.5, 2.0, size=(3, 4))
 
 def z_of(x, y):
     return x + 1j * y
+
+
+def _hpd(a, b):
+    """B Bᴴ + I for B = a + ib: Hermitian positive definite."""
+    z = z_of(a, b)
+    return z @ mnp.conj(z).T + np.eye(z.shape[0], dtype=z.dtype)
 
 
 ROWS = [
@@ -119,6 +125,27 @@ ROWS = [
         + mnp.linalg.norm(z_of(x, y), ord=1, axis=0).sum(), (X, Y), id="norm-complex"),
     Row("absolute", lambda x, y: mnp.var(z_of(x, y)) + mnp.std(z_of(y, x), axis=0), (X, Y),
         id="var-std-complex"),
+    # --- Hermitian linear algebra: A = B Bᴴ + I, Hermitian positive definite for any B ---------
+    Row("linalg.cholesky", lambda a, b: mnp.real(mnp.linalg.cholesky(_hpd(a, b)) * (1 - 1j)), (M1, M2),
+        id="cholesky-hermitian"),
+    Row("linalg.cholesky", lambda a, b: mnp.abs(mnp.linalg.cholesky(_hpd(a, b), upper=True)), (M1, M2),
+        id="cholesky-hermitian-upper"),
+    Row("linalg.eigh", lambda a, b: mnp.linalg.eigvalsh(_hpd(a, b)) + mnp.linalg.eigh(_hpd(b, a), UPLO="U")[0],
+        (M1, M2), id="eigvalsh-hermitian"),
+    Row("linalg.eigh", lambda a, b: (lambda w, v: mnp.real((v * mnp.sqrt(w)) @ mnp.conj(v).T * (2 + 1j))
+                                     + mnp.abs(v))(*mnp.linalg.eigh(_hpd(a, b))),
+        (M1, M2), id="eigh-hermitian-vectors"),
+    # --- complex svd and qr (quantities free of LAPACK's phase choices, and U, R as returned) --
+    Row("linalg.svd", lambda x, y: mnp.linalg.svd(z_of(x, y), compute_uv=False), (X, Y), id="svdvals-complex"),
+    Row("linalg.svd", lambda x, y: (lambda u, s, vh: mnp.real((u * mnp.sqrt(s)) @ vh * (1 - 1j))
+                                    + mnp.sum(mnp.abs(u)) + mnp.sum(mnp.abs(vh)))(
+        *mnp.linalg.svd(z_of(x, y), full_matrices=False)), (X, Y), id="svd-complex-wide", eps=3e-5),
+    Row("linalg.svd", lambda x, y: (lambda u, s, vh: mnp.imag((u * s) @ mnp.conj(u).T))(
+        *mnp.linalg.svd(z_of(x, y).T, full_matrices=False)), (X, Y), id="svd-complex-tall"),
+    Row("linalg.qr", lambda x, y: (lambda q, r: mnp.real(q * (2 + 1j)) + mnp.imag(r).sum())(
+        *mnp.linalg.qr(z_of(x, y).T)), (X, Y), id="qr-complex"),
+    Row("linalg.pinv", lambda x, y: mnp.real(mnp.linalg.pinv(z_of(x, y)) * (1 + 2j)), (X, Y),
+        id="pinv-complex"),
 ]
 
 
@@ -190,11 +217,6 @@ REFUSED = [
     ("clip", lambda z: mnp.clip(z, -1.0, 1.0)),
     ("logsumexp", lambda z: sps.logsumexp(z)),
     ("softmax", lambda z: sps.softmax(z)),
-    ("linalg.eigh", lambda z: mnp.linalg.eigh(z[:3, :3] + z[:3, :3].conj().T)[0]),
-    ("linalg.svd", lambda z: mnp.linalg.svd(z, compute_uv=False)),
-    ("linalg.cholesky", lambda z: mnp.linalg.cholesky(z[:3, :3] @ z[:3, :3].conj().T + 5 * np.eye(3))),
-    ("linalg.qr", lambda z: mnp.linalg.qr(z.T)[1]),
-    ("linalg.pinv", lambda z: mnp.linalg.pinv(z)),
     ("arctan2", lambda z: mnp.arctan2(z, 1.0)),
 ]
 
@@ -281,6 +303,21 @@ AGAINST_JAX = [
     ("slogdet-logabsdet", lambda m: lambda a: m.linalg.slogdet(a)[1], (C1,)),
     ("norm", lambda m: m.linalg.norm, (C2,)),
     ("norm-1", lambda m: lambda a: m.linalg.norm(a, 1), (C2,)),
+    ("cholesky", lambda m: lambda a: m.linalg.cholesky(a @ m.conj(a).T + np.eye(3)), (C2,)),
+    ("eigh", lambda m: lambda a: (lambda w, v: (v * w) @ m.conj(v).T)(*m.linalg.eigh(a @ m.conj(a).T)),
+     (C2,)),
+    ("eigvalsh", lambda m: lambda a: m.linalg.eigvalsh(a + m.conj(a).T), (C2,)),
+    ("svdvals", lambda m: lambda a: m.linalg.svd(a, compute_uv=False), (C2,)),
+    ("svd-usv", lambda m: lambda a: (lambda u, s, vh: (u * s ** 2) @ vh)(*m.linalg.svd(a)), (C2,)),
+    ("svd-u-phase", lambda m: lambda a: m.linalg.svd(a)[0] * m.linalg.svd(a)[2][:, :1], (C2,)),
+    ("qr", lambda m: lambda a: m.concatenate(m.linalg.qr(a)), (C2,)),
+    ("pinv", lambda m: lambda a: m.linalg.pinv(a[:, :2]), (C2,)),
+    ("eig-values", lambda m: lambda a: m.linalg.eigvals(a) if m is mnp else
+     jax_eig(a)[0], (C1,)),
+    ("eig-vectors", lambda m: lambda a: m.linalg.eig(a)[1] if m is mnp else jax_eig(a)[1], (C1,)),
+    ("fft", lambda m: lambda a: m.fft.fft(a, n=4, axis=0), (C2,)),
+    ("rfft-of-real", lambda m: lambda a: m.fft.rfft(m.real(a) * m.imag(a), norm="ortho"), (C2,)),
+    ("irfft", lambda m: lambda a: m.fft.irfft(a, n=5), (C2,)),
 ]
 
 
@@ -289,6 +326,12 @@ def jax():
     jax = pytest.importorskip("jax")      # test-only reference, imported only here
     jax.config.update("jax_enable_x64", True)
     return jax
+
+
+def jax_eig(a):
+    """(λ, V) by JAX, whose eigenvector derivatives need jax.lax.linalg.eig's opt-in flag."""
+    import jax
+    return jax.lax.linalg.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
 
 
 @pytest.mark.parametrize("name,make,zs", AGAINST_JAX, ids=[r[0] for r in AGAINST_JAX])
@@ -356,11 +399,13 @@ UNARY = {
     "inv": lambda z: mnp.linalg.inv(mnp.reshape(mnp.concatenate([z, z * z, z * 1j]), (3, 3))
                                     * 0.05 + 2.0 * np.eye(3)) @ z,
     "det": lambda z: mnp.linalg.det(mnp.outer(z, z) * 0.1 + np.eye(3)) * z,
+    "eigh": lambda z: mnp.linalg.eigvalsh(mnp.outer(z, mnp.conj(z)) + np.eye(3)) * z,
+    "eig": lambda z: mnp.linalg.eigvals(mnp.outer(z, z) * 0.1 + np.diag([1.0, 2.0, 3.0])) * z,
+    "fft": lambda z: mnp.fft.fft(z, norm="ortho"),
     # not complex-safe: must raise, never return a number
     "maximum": lambda z: mnp.maximum(z, 0.5 * z),
     "max": lambda z: z * mnp.max(z),
     "clip": lambda z: mnp.clip(z, -1.0, 1.0),
-    "eigh": lambda z: mnp.linalg.eigvalsh(mnp.outer(z, mnp.conj(z)) + np.eye(3)) * z,
     "logsumexp": lambda z: z * sps.logsumexp(z),
 }
 REAL_OUT = {
@@ -389,5 +434,5 @@ def test_random_compositions_are_right_or_refused(ops, final, seed):
         nm.check_grads(f, (x,), order=2, rtol=1e-4, atol=1e-6)
     except NotImplementedError as e:
         assert "complex" in str(e), str(e)
-        refusing = {"maximum", "max", "clip", "eigh", "logsumexp"}
+        refusing = {"maximum", "max", "clip", "logsumexp"}
         assert refusing & set(ops), f"{ops} + {final} refused: {e}"

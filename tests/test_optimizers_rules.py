@@ -67,6 +67,13 @@ CASES = {
                        1, 1, ()),
     "ema": ("ema", lambda o, g, s, t: (_rules.ema(o, s[0], g, 0.7, t[0]),), 1, 1, ()),
     "ema_sq": ("ema_sq", lambda o, g, s, t: (_rules.ema_sq(o, s[0], g, 0.7, t[0]),), 1, 1, (0,)),
+    "clip_value": ("clip_value", lambda o, g, s, t: (_rules.clip_value(o, g, 0.5, t[0]),), 0, 1,
+                   ()),
+    # per-weight squared norms around c² = 0.5: some clipped, some (exactly) not
+    "norm_scale": ("norm_scale", lambda o, g, s, t: (_rules.norm_scale(
+        o, o.mul(g, g, out=t[0]), 0.5 ** 0.5),), 0, 1, ()),
+    "weight_decay": ("weight_decay", lambda o, g, s, t: (
+        g, _rules.weight_decay(o, s[0], 0.01 * 0.3, s[0])), 1, 0, ()),
 }
 
 
@@ -141,3 +148,24 @@ def test_optax_transform_in_compile_trains_like_the_same_rule_by_hand():
         params = apply_updates(params, u)
     np.testing.assert_allclose(model.get_weights()[0], params["k"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.get_weights()[1], params["b"], rtol=1e-5, atol=1e-6)
+
+
+def test_clipping_and_weight_decay_are_the_rules_on_both_paths():
+    """clipvalue, clipnorm / global_clipnorm and decoupled weight decay are the functions of
+    ``_rules`` on the pure path (the transforms) and on the flat path (in place)."""
+    from nnmath.optimizers import _transform
+    from nnmath.optimizers.keras import Optimizer
+    flat = "".join(inspect.getsource(f) for f in (Optimizer._clip_flat, Optimizer._scale_to_norm,
+                                                   Optimizer.update_flat,
+                                                   Optimizer._update_groups))
+    for name in ("clip_value", "norm_scale", "weight_decay"):
+        assert f"_rules.{name}(IN_PLACE" in flat
+    for op in ("np.clip", "np.sqrt", "math.sqrt", "*= 1.0"):
+        assert op not in flat
+    pure = "".join(inspect.getsource(f) for f in (_transform.clip, _transform._norm_scale,
+                                                   _transform.decoupled_weight_decay))
+    for name in ("clip_value", "norm_scale", "weight_decay"):
+        assert f"_rules.{name}(PURE" in pure
+    # exactly 1 when the norm is within c (Keras's c / max(‖g‖, c)), NaN when it is not finite
+    assert _rules.norm_scale(IN_PLACE, 0.09, 0.3) == 1.0
+    assert np.isnan(_rules.norm_scale(PURE, np.inf, 1.0))

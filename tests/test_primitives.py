@@ -29,6 +29,9 @@ M34, M45 = R.normal(size=(3, 4)), R.normal(size=(4, 5))
 BATCH = R.normal(size=(2, 3, 4))
 _S = R.normal(size=(3, 3))
 SPD3 = _S @ _S.T / 3 + np.eye(3)         # symmetric positive definite: real log and square root
+_Q = np.eye(3) + 0.3 * R.normal(size=(3, 3))
+EIG_PAIR = _Q @ np.array([[1.0, -1.5, 0.0], [1.5, 1.0, 0.0], [0.0, 0.0, -1.0]]) @ np.linalg.inv(_Q)
+EIG_REAL = _Q @ np.diag([-1.0, 0.5, 2.0]) @ np.linalg.inv(_Q)   # eig: 1 ± 1.5i, −1 and real ones
 
 
 def unary(name, fun, x, **kw):
@@ -158,6 +161,18 @@ ROWS = [
     Row("scipy.linalg.expm", sla.expm, (0.5 * R.normal(size=(2, 3, 3)),), id="expm-stacked"),
     Row("scipy.linalg.logm", sla.logm, (SPD3,)),
     Row("scipy.linalg.sqrtm", sla.sqrtm, (SPD3,)),
+    # --- general eigenproblems (distinct eigenvalues; formulas in nnmath/numpy/_eig.py) ----------
+    Row("linalg.eig", lambda a: mnp.real(mnp.linalg.eigvals(a) * (1 - 0.5j)), (EIG_PAIR,),
+        id="eigvals-complex-pair"),
+    Row("linalg.eig", lambda a: mnp.linalg.eig(a)[0] ** 2 + mnp.sum(mnp.linalg.eig(a)[1], axis=0),
+        (EIG_REAL,), id="eig-real-spectrum"),
+    Row("linalg.eig", lambda a: mnp.imag(mnp.linalg.eig(a)[1]) + mnp.abs(mnp.linalg.eig(a)[1]),
+        (EIG_PAIR,), id="eig-vectors"),
+    Row("linalg.eig", lambda a, b: mnp.real(mnp.linalg.eig(a + 1j * b)[1] * (0.5 + 1j))
+        + mnp.imag(mnp.linalg.eigvals(a + 1j * b)), (EIG_PAIR, 0.3 * EIG_REAL), id="eig-complex",
+        f32=False),
+    Row("linalg.eig", lambda a: mnp.real(mnp.linalg.eigvals(a)), (np.stack([EIG_PAIR, EIG_REAL]),),
+        id="eigvals-stacked"),
 ]
 
 

@@ -1,6 +1,15 @@
 """The basic transforms: vjp, grad, value_and_grad and jvp (JAX names and semantics).
 
 Jacobians, Hessians and HVPs are built on these in :mod:`nnmath._transforms`.
+
+Complex inputs and outputs follow JAX. The cotangent z̄ of a complex z is the c with
+df = Re(c·dz) (a bilinear pairing, no conjugate), so for a real-valued f of z = x + iy
+
+    grad(f)(z) = ∂f/∂x − i ∂f/∂y         (= 2 ∂f/∂z, the conjugate of the steepest-ascent direction)
+
+and for a holomorphic f with ``holomorphic=True``, grad(f)(z) = f′(z). ``grad`` refuses a complex
+output unless ``holomorphic=True`` (which then needs complex inputs and a complex output), as JAX
+does; ``vjp`` and ``jvp`` take any real or complex inputs and outputs.
 """
 from __future__ import annotations
 
@@ -14,7 +23,8 @@ from .primitive import Tracer
 from .reverse import ReverseTrace, backward
 from .tree import LEAF, tree_flatten, tree_unflatten
 
-__all__ = ["vjp", "grad", "value_and_grad", "jvp", "normalize_argnums", "as_float_input"]
+__all__ = ["vjp", "grad", "value_and_grad", "jvp", "normalize_argnums", "as_float_input",
+           "check_holomorphic_inputs", "check_output_dtype"]
 
 
 def normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:
@@ -34,15 +44,43 @@ def normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> t
 
 
 def as_float_input(x: Any, fname: str, where: str) -> Any:
-    """Convert a differentiated input leaf to an array and check it has a floating dtype."""
+    """Convert a differentiated input leaf to an array and check it has a floating (real or
+    complex) dtype."""
     if not isinstance(x, (np.ndarray, Tracer)):
         x = np.asarray(x)
     kind = x.dtype.kind
-    if kind != "f":
+    if kind != "f" and kind != "c":
         raise TypeError(
-            f"{fname}: {where} has dtype {x.dtype}; only floating inputs can be differentiated. "
-            f"Convert it first, e.g. x.astype(np.float64) (or float32).")
+            f"{fname}: {where} has dtype {x.dtype}; only floating (real or complex) inputs can be "
+            f"differentiated. Convert it first, e.g. x.astype(np.float64) (or float32, complex128).")
     return x
+
+
+def check_holomorphic_inputs(tree: Any, fname: str, where: str) -> None:
+    """``holomorphic=True`` needs complex inputs (JAX's rule): raise naming the first real one."""
+    leaves, _ = tree_flatten(tree)
+    for i, x in enumerate(leaves):
+        dtype = x.dtype if hasattr(x, "dtype") else np.result_type(x)
+        if dtype.kind != "c":
+            raise TypeError(f"{fname} with holomorphic=True requires inputs with complex dtype, "
+                            f"but {where}{f' (leaf {i})' if len(leaves) > 1 else ''} has dtype "
+                            f"{dtype}; convert it (x.astype(np.complex128)) or drop holomorphic=True")
+
+
+def check_output_dtype(fname: str, dtype: np.dtype, holomorphic: bool, where: str = "output") -> None:
+    """JAX's rule for reverse-mode derivatives of a whole function (grad, jacrev): a real
+    floating output, or with ``holomorphic=True`` a complex one."""
+    if holomorphic:
+        if dtype.kind != "c":
+            raise TypeError(f"{fname} with holomorphic=True requires outputs with complex dtype, "
+                            f"but the {where} has dtype {dtype}")
+    elif dtype.kind == "c":
+        raise TypeError(f"{fname} requires real-valued outputs (a floating dtype), but the {where} "
+                        f"has dtype {dtype}. For a holomorphic function pass holomorphic=True; for "
+                        f"a non-holomorphic function with complex outputs use nnmath.vjp directly "
+                        f"(or differentiate mnp.real / mnp.abs of the output).")
+    elif dtype.kind != "f":
+        raise TypeError(f"{fname} requires a floating-point output, got dtype {dtype}")
 
 
 def _box_inputs(trace: ReverseTrace, tree: Any, fname: str, argnum: int | None = None):
@@ -130,7 +168,7 @@ def _check_like(c: Any, ref: Any, fname: str, what: str, ref_name: str) -> Any:
     ref_shape = np.shape(ref) if not isinstance(ref, (np.ndarray, Tracer)) else ref.shape
     ref_dtype = ref.dtype if hasattr(ref, "dtype") else np.result_type(ref)
     if not isinstance(c, (np.ndarray, Tracer, np.generic)):
-        c = np.asarray(c, dtype=ref_dtype if ref_dtype.kind == "f" else None)
+        c = np.asarray(c, dtype=ref_dtype if ref_dtype.kind in "fc" else None)
     if c.shape != ref_shape:
         raise ValueError(f"{fname}: {what} has shape {c.shape} but its {ref_name} has shape "
                          f"{ref_shape}; they must match")
@@ -160,7 +198,7 @@ def _one(dtype: np.dtype) -> np.ndarray:
     return one
 
 
-def _check_scalar_output(out: Any) -> None:
+def _check_scalar_output(out: Any, holomorphic: bool = False) -> None:
     if not isinstance(out, (np.ndarray, Tracer, np.generic, float, int, complex)):
         hint = (" (did the function forget its `return`?)" if out is None else
                 "; return the scalar itself (use has_aux=True to return more)")
@@ -171,17 +209,20 @@ def _check_scalar_output(out: Any) -> None:
         raise TypeError(f"grad requires a function with a scalar output, but it returned an "
                         f"array of shape {shape}. Reduce it (e.g. .sum()) or use jacrev/vjp.")
     dtype = out.dtype if hasattr(out, "dtype") else np.result_type(out)
-    if dtype.kind != "f":
-        raise TypeError(f"grad requires a floating-point output, got dtype {dtype}")
+    check_output_dtype("grad", dtype, holomorphic)
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False):
     """Return a function computing ``(fun(*args), ∇fun(*args))`` for a scalar-valued ``fun``.
 
     The gradient has the structure of the argument(s) named by ``argnums`` (a tuple of gradients
     when ``argnums`` is a tuple). With ``has_aux=True`` it returns ``((value, aux), grad)``.
+    A complex argument z = x + iy of a real-valued ``fun`` gets ∂f/∂x − i ∂f/∂y (JAX's
+    convention); with ``holomorphic=True`` (complex arguments, complex output) it gets f′(z).
     """
     single = isinstance(argnums, (int, np.integer))
+    out_kind = "c" if holomorphic else "f"
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
@@ -191,17 +232,21 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         else:
             nums = normalize_argnums(argnums, len(args), "grad")
         args = list(args)
+        if holomorphic:
+            for n in nums:
+                check_holomorphic_inputs(args[n], "grad", f"argument {n}")
         boxed_per_arg = []
         for n in nums:
             boxed, treedef = _box_inputs(trace, args[n], "grad", n)
             boxed_per_arg.append((boxed, treedef))
             args[n] = boxed[0] if treedef is LEAF else tree_unflatten(treedef, boxed)
         out, aux = _split_aux(fun(*args, **kwargs), has_aux, "grad")
-        if isinstance(out, Tracer) and out._trace is trace and out.shape == () and out.dtype.kind == "f":
+        if (isinstance(out, Tracer) and out._trace is trace and out.shape == ()
+                and out.dtype.kind == out_kind):
             cts = backward(trace, [(out._node, out._out, _one(out.dtype))], keep_tape=False)
             value = out._primal
         else:
-            _check_scalar_output(out)
+            _check_scalar_output(out, holomorphic)
             cts = [None] * len(trace.tape)
             value = _lower_out(trace, out)
         grads = tuple(_input_grads(cts, boxed)[0] if treedef is LEAF
@@ -215,14 +260,23 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     return value_and_grad_fun
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False):
     """Return a function computing the gradient of scalar-valued ``fun`` (reverse mode).
+
+    For a complex argument z = x + iy of a real-valued ``fun`` the gradient is
+    ∂f/∂x − i ∂f/∂y (JAX's convention); ``holomorphic=True`` (complex arguments and output)
+    gives the complex derivative f′(z).
 
     >>> import nnmath as nm, nnmath.numpy as mnp
     >>> float(nm.grad(lambda x: mnp.sin(x) * x)(0.0))
     0.0
+    >>> complex(nm.grad(lambda z: mnp.abs(z) ** 2)(1 + 2j))          # 2 z̄
+    (2-4j)
+    >>> complex(nm.grad(lambda z: z ** 3, holomorphic=True)(1j))      # 3 z²
+    (-3+0j)
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     @functools.wraps(fun)
     def grad_fun(*args, **kwargs):
@@ -236,7 +290,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     """Forward mode: return ``(fun(*primals), J·tangents)`` from a single pass.
 
     ``primals`` and ``tangents`` are tuples (or lists) of the same pytree structure; each tangent
-    has the shape and dtype of its primal.
+    has the shape and dtype of its primal (a complex primal takes a complex tangent ż = ẋ + iẏ).
     """
     for name, seq in (("primals", primals), ("tangents", tangents)):
         if not isinstance(seq, (tuple, list)):

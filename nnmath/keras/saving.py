@@ -63,6 +63,10 @@ def _load_custom(filepath: str):
     """Rebuild a model with classes that nnmath's checkpoint reader does not know by itself."""
     arrays, meta = _saving._read(filepath)
     model = deserialize_keras_object(meta["model"])
+    shape = meta["model"].get("build_input_shape")
+    if not model.built and shape is not None:          # Keras's build_from_config
+        many = bool(shape) and isinstance(shape[0], list)
+        model.build([tuple(s) for s in shape] if many else tuple(shape))
     if not model.built:
         raise ValueError(f"{filepath!r}: the saved model cannot be rebuilt without data (a "
                          f"subclassed model needs a get_config and an input shape)")

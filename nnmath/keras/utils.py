@@ -17,6 +17,35 @@ from ..training.serialization import (  # noqa: F401
 custom_object_scope = CustomObjectScope
 
 
+def unpack_x_y_sample_weight(data: Any) -> tuple:
+    """``(x, y, sample_weight)`` from a step's ``data``: ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)`` (Keras ``unpack_x_y_sample_weight``; missing entries are None).
+
+    >>> unpack_x_y_sample_weight((1, 2))
+    (1, 2, None)
+    """
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if not 1 <= len(data) <= 3:
+        raise ValueError(f"unpack_x_y_sample_weight: data must be x, (x,), (x, y) or (x, y, "
+                         f"sample_weight); received a tuple of {len(data)}")
+    return tuple(data) + (None,) * (3 - len(data))
+
+
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> tuple:
+    """The inverse of :func:`unpack_x_y_sample_weight` (Keras): ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)``.
+
+    >>> pack_x_y_sample_weight(1, 2)
+    (1, 2)
+    """
+    if y is None:
+        return (x,)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre",
                   value=0.0) -> np.ndarray:
     """Pad (or truncate) sequences to one length (Keras ``pad_sequences``).

@@ -45,6 +45,7 @@ from ._shape import (  # noqa: F401
     stack, swapaxes, take, take_along_axis, tile, trace, transpose, tril, triu, vstack,
 )
 from . import linalg  # noqa: F401,E402
+from . import fft  # noqa: F401,E402
 from ._methods import _install
 
 _install()

@@ -6,8 +6,9 @@ diag(v) = the matrix with v on its diagonal. Every function works on stacks of m
 batch axes) as numpy does; broadcast batch axes are summed back by ``fit_cotangent``, never here.
 
 Primitives (a closed set, chosen where a composite would be unstable or slow): inv, det, slogdet,
-solve, cholesky, eigh, svd, qr, pinv. Everything else (norm, matrix_power, multi_dot, cond,
-lstsq, …) is a composite of them and of ``nnmath.numpy``. Rules are written with that
+solve, cholesky, eigh, svd, qr, pinv; eig (general matrices, complex) is in :mod:`._eig`.
+Everything else (norm, matrix_power, multi_dot, cond, lstsq, …) is a composite of them and of
+``nnmath.numpy``, in :mod:`._linalg_composites`. Rules are written with that
 differentiable namespace, so they are themselves differentiable (Hessians for free).
 
 Conventions (each tested in tests/test_linalg.py):
@@ -26,8 +27,11 @@ Conventions (each tested in tests/test_linalg.py):
       spectral and nuclear norms give a subgradient where singular values tie.
     * Complex matrices (JAX's convention, Ā paired as Re(Ā ∘ dA) summed, no conjugate): inv, solve
       and det are holomorphic, so their rules hold as written, with plain transposes Aᵀ; slogdet's
-      sign e^{iθ} varies (ṡ = i s Im tr(A⁻¹Ȧ)) and has its own term. cholesky, eigh, svd, qr and
-      pinv are refused on complex values (their Hermitian rules are not written yet). Norms of
+      sign e^{iθ} varies (ṡ = i s Im tr(A⁻¹Ȧ)) and has its own term. cholesky and eigh take
+      Hermitian A (tangents enter as herm(Ȧ) = ½(Ȧ + Ȧᴴ); eigh's eigenvector derivative has no
+      phase change, diag(Vᴴ V̇) = 0, as JAX's); svd and qr follow JAX's complex JVPs (the phase
+      of U's columns, and a real diagonal of R, as LAPACK returns), their VJPs are the exact
+      transposes, as is pinv's (Ȧᴴ for Ȧᵀ); eig (general A) is in :mod:`._eig`. Norms of
       complex x are real and are built on |x|.
     * Singular matrices: numpy's LinAlgError passes through (from the forward pass of inv and solve,
       and from the derivative of det and slogdet, which uses A⁻¹).
@@ -46,7 +50,6 @@ References:
 from __future__ import annotations
 
 import builtins
-import operator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -54,13 +57,13 @@ import numpy as np
 from .._core.batching import align, logical_ndim
 from .._core.declare import defprimitive
 from .._core.primitive import call_plain, is_tracer, needs_rules
-from ._elementwise import abs, astype, conjugate, imag, power, real, sqrt, where
+from ._elementwise import astype, conjugate, imag, real, where
 from ._helpers import nondifferentiable
 from ._helpers import primal_value
 from ._products import _matmul as _mm
 from ._products import matmul, outer as _outer, tensordot
-from ._reductions import max, min, sum
-from ._shape import _arr, concatenate, expand_dims, matrix_transpose, moveaxis, reshape, tril
+from ._reductions import sum
+from ._shape import _arr, concatenate, expand_dims, matrix_transpose, reshape, tril
 from ._shape import diagonal as _diagonal
 
 LinAlgError = np.linalg.LinAlgError
@@ -206,20 +209,34 @@ def _phi(x):
     return tril(x) - 0.5 * _diag_embed(diagonal(x))
 
 
+def _H(x):
+    """Xᴴ = conj(X)ᵀ (Xᵀ for real X)."""
+    return _T(conjugate(x)) if x.dtype.kind == "c" else _T(x)
+
+
+def _herm(x):
+    """herm(X) = ½(X + Xᴴ): sym for real X."""
+    return 0.5 * (x + _H(x)) if x.dtype.kind == "c" else _sym(x)
+
+
 def _cholesky_vjp(g, l, a):
     p = _phi(_mm(_T(l), g))
+    if l.dtype.kind == "c":     # S̄ = L⁻ᵀ M̄ conj(L)⁻¹ (herm(Xᵀ) ≠ herm(X) for complex X)
+        return _herm(_solve(_T(l), _T(_solve(_H(l), _T(p)))))
     return _sym(_solve(_T(l), _T(_solve(_T(l), p))))
 
 
 def _cholesky_jvp(t, l, a):
-    x = _solve(l, _sym(t))
-    return _mm(l, _phi(_solve(l, _T(x))))
+    x = _solve(l, _herm(t))
+    return _mm(l, _phi(_solve(l, _H(x))))
 
 
 # L = chol A (lower)              Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹)      L̇ = L Φ(L⁻¹ sym(Ȧ) L⁻ᵀ)
 #                                 (Murray 2016 §3; Giles 2008, Cholesky factorisation)
+# Hermitian A = L Lᴴ: L̇ = L Φ(L⁻¹ herm(Ȧ) L⁻ᴴ); its transpose under Re Σ X∘Y (JAX's pairing)
+#                                 Ā = herm(L⁻ᵀ Φ(Lᵀ L̄) conj(L)⁻¹)
 _cholesky = defprimitive("linalg.cholesky", np.linalg.cholesky, vjp=_cholesky_vjp,
-                         jvp=_cholesky_jvp, batch="leading")
+                         jvp=_cholesky_jvp, batch="leading", complex_rules=True)
 
 
 def _eigh_impl(a, UPLO):
@@ -238,19 +255,24 @@ def _eigh_vjp(g, ans, a, UPLO):
     inner = _diag_embed(gw)
     if not _is_zero(gv):
         inner = inner + _eigh_gaps(w) * _mm(_T(v), gv)
+    if v.dtype.kind == "c":     # S̄ = conj(V) K̄ Vᵀ, the transpose of K = Vᴴ Ṡ V
+        return _herm(_mm(conjugate(v), _mm(inner, _T(v))))
     return _sym(_mm(v, _mm(inner, _T(v))))
 
 
 def _eigh_jvp(t, ans, a, UPLO):
     w, v = ans
-    m = _mm(_T(v), _mm(_sym(t), v))
-    return diagonal(m), _mm(v, _eigh_gaps(w) * m)
+    m = _mm(_H(v), _mm(_herm(t), v))
+    dw = real(diagonal(m)) if m.dtype.kind == "c" else diagonal(m)
+    return dw, _mm(v, _eigh_gaps(w) * m)
 
 
 # A = V diag(λ) Vᵀ (ascending λ)  Ā = sym(V (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ)    λ̇ = diag(Vᵀ Ȧ V),
 # Fᵢⱼ = 1/(λⱼ − λᵢ), Ȧ ↦ sym(Ȧ)   V̇ = V (F ∘ (Vᵀ Ȧ V))   (Giles 2008, Eigenvalues and eigenvectors)
+# Hermitian A = V diag(λ) Vᴴ (real λ): K = Vᴴ herm(Ȧ) V, λ̇ = Re diag K, V̇ = V (F ∘ K) (no phase
+# change: diag(Vᴴ V̇) = 0, JAX's gauge); transpose: Ā = herm(conj(V) (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ)
 _eigh = defprimitive("linalg.eigh", _eigh_impl, vjp=_eigh_vjp, jvp=_eigh_jvp, batch="leading",
-                     multiple_results=True)
+                     multiple_results=True, complex_rules=True)
 
 
 def _svd_impl(a, full_matrices, hermitian):
@@ -268,10 +290,12 @@ def _svd_parts(ans, a, full_matrices):
     s2 = s * s
     f = _inv_gaps(expand_dims(s2, -2) - expand_dims(s2, -1))    # Fᵢⱼ = 1/(sⱼ² − sᵢ²)
     s_inv = _inv_gaps(s)                                          # 1/s, 0 where s = 0
-    return u, s, _T(vh), f, s_inv, m, n
+    return u, s, _H(vh), f, s_inv, m, n
 
 
 def _svd_vjp(g, ans, a, full_matrices, hermitian):
+    if ans[0].dtype.kind == "c":
+        return _svd_vjp_complex(g, ans, a, full_matrices)
     gu, gs, gvh = g
     u, s, v, f, s_inv, m, n = _svd_parts(ans, a, full_matrices)
     inner = _diag_embed(gs)
@@ -292,7 +316,33 @@ def _svd_vjp(g, ans, a, full_matrices, hermitian):
     return out if rest is None else out + rest
 
 
+def _svd_vjp_complex(g, ans, a, full_matrices):
+    # the transpose of _svd_jvp's complex map under Re Σ X∘Y (derivation in the comment below)
+    gu, gs, gvh = g
+    u, s, v, f, s_inv, m, n = _svd_parts(ans, a, full_matrices)
+    inner = _diag_embed(astype(gs, u.dtype))
+    rest = None
+    cu = conjugate(u)
+    if not _is_zero(gu):
+        utgu = _mm(_T(u), gu)
+        inner = (inner + f * (utgu - _H(utgu)) * expand_dims(s, -2)
+                 + _diag_embed(1j * imag(diagonal(utgu)) * s_inv))
+        if m > n:
+            rest = _mm((gu - _mm(cu, utgu)) * expand_dims(s_inv, -2), _T(v))
+    if not _is_zero(gvh):
+        gv = _H(gvh)
+        vtgv = _mm(_T(v), gv)
+        inner = inner + expand_dims(s, -1) * (f * (vtgv - _H(vtgv)))
+        if n > m:
+            r = _mm(cu, _H((gv - _mm(conjugate(v), vtgv)) * expand_dims(s_inv, -2)))
+            rest = r if rest is None else rest + r
+    out = _mm(cu, _mm(inner, _T(v)))
+    return out if rest is None else out + rest
+
+
 def _svd_jvp(t, ans, a, full_matrices, hermitian):
+    if ans[0].dtype.kind == "c":
+        return _svd_jvp_complex(t, ans, a, full_matrices)
     u, s, v, f, s_inv, m, n = _svd_parts(ans, a, full_matrices)
     ds = _mm(_T(u), _mm(t, v))
     dss = ds * expand_dims(s, -2)                                 # dS S
@@ -308,11 +358,33 @@ def _svd_jvp(t, ans, a, full_matrices, hermitian):
     return du, diagonal(ds), _T(dv)
 
 
+def _svd_jvp_complex(t, ans, a, full_matrices):
+    u, s, v, f, s_inv, m, n = _svd_parts(ans, a, full_matrices)
+    ds = _mm(_H(u), _mm(t, v))
+    dss = ds * expand_dims(s, -2)
+    sds = expand_dims(s, -1) * ds
+    phase = 0.5 * (ds - _H(ds)) * _diag_embed(s_inv)              # i Im(dSᵢᵢ)/sᵢ on the diagonal
+    du = _mm(u, f * (dss + _H(dss)) + phase)
+    dv = _mm(v, f * (sds + _H(sds)))
+    if m > n:
+        tv = _mm(t, v)
+        du = du + (tv - _mm(u, _mm(_H(u), tv))) * expand_dims(s_inv, -2)
+    if n > m:
+        tu = _mm(_H(t), u)
+        dv = dv + (tu - _mm(v, _mm(_H(v), tu))) * expand_dims(s_inv, -2)
+    return du, real(diagonal(ds)), _H(dv)
+
+
 # A = U diag(s) Vᵀ (reduced), Fᵢⱼ = 1/(sⱼ² − sᵢ²), J = F ∘ (UᵀŪ − ŪᵀU), K = F ∘ (VᵀV̄ − V̄ᵀV):
 #   Ā = U (J S + diag(s̄) + S K) Vᵀ + (I − UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I − VVᵀ)     (Townsend 2016)
 #   ṡ = diag(Uᵀ Ȧ V),  U̇ = U (F ∘ (dS S + S dSᵀ)) + (I − UUᵀ) Ȧ V S⁻¹,  dS = Uᵀ Ȧ V, V̇ likewise
+# Complex A = U S Vᴴ (JAX's JVP): dS = Uᴴ Ȧ V, ṡ = Re diag dS, U̇ = U (F ∘ (dS S + S dSᴴ) +
+#   ½(dS − dSᴴ) ∘ S⁻¹) + (I − UUᴴ) Ȧ V S⁻¹ (the phase goes to U), V̇ = V (F ∘ (S dS + dSᴴ S)) +
+#   (I − VVᴴ) Ȧᴴ U S⁻¹. Its transpose under Re Σ X∘Y, with Z_u = Uᵀ Ū, Z_v = Vᵀ V̄ (V̄ = V̄ᴴ̄ᴴ):
+#   Ā = conj(U) (F∘(Z_u − Z_uᴴ) S + diag(s̄ + i Im diag(Z_u)/s) + S F∘(Z_v − Z_vᴴ)) Vᵀ
+#       + (Ū − conj(U) Z_u) S⁻¹ Vᵀ + conj(U) ((V̄ − conj(V) Z_v) S⁻¹)ᴴ
 _svd = defprimitive("linalg.svd", _svd_impl, vjp=_svd_vjp, jvp=_svd_jvp, batch="leading",
-                     multiple_results=True)
+                     multiple_results=True, complex_rules=True)
 
 
 def _copyltu(x):
@@ -329,6 +401,10 @@ def _qr_impl(a):
 def _qr_vjp(g, ans, a):
     gq, gr = g
     q, r = ans
+    if q.dtype.kind == "c":     # N = Qᵀ Q̄ − R̄ Rᵀ, Q1̄ = −N + tril(N − Nᴴ, −1) + i Im diag N
+        nn = _mm(_T(q), gq) - _mm(gr, _T(r))
+        q1 = -nn + tril(nn - _H(nn), -1) + _diag_embed(1j * imag(diagonal(nn)))
+        return _rsolve(gq + _mm(conjugate(q), q1), _T(r))
     m = _mm(r, _T(gr)) - _mm(_T(gq), q)
     return _rsolve(gq + _mm(q, _copyltu(m)), _T(r))
 
@@ -336,17 +412,21 @@ def _qr_vjp(g, ans, a):
 def _qr_jvp(t, ans, a):
     q, r = ans
     t_rinv = _rsolve(t, r)
-    qt = _mm(_T(q), t_rinv)
+    qt = _mm(_H(q), t_rinv)
     low = tril(qt, -1)
-    omega = low - _T(low)                                         # skew-symmetric QᵀQ̇
+    omega = low - _H(low)                                         # skew-symmetric (Hermitian) QᵀQ̇
+    if qt.dtype.kind == "c":    # keeps diag R real, as LAPACK's R is (JAX's correction)
+        omega = omega + _diag_embed(1j * imag(diagonal(qt)))
     return _mm(q, omega - qt) + t_rinv, _mm(qt - omega, r)
 
 
 # A = Q R (m ≥ n, reduced)   M = R R̄ᵀ − Q̄ᵀ Q,  Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ     (Liao et al. 2019)
 #   Ω = tril(Qᵀ Ȧ R⁻¹, −1) − its transpose,  Q̇ = Q (Ω − Qᵀ Ȧ R⁻¹) + Ȧ R⁻¹,  Ṙ = (Qᵀ Ȧ R⁻¹ − Ω) R
 #                                 (Walter & Lehmann 2010; Seeger et al. 2017)
+# Complex A (diag R real): Qᴴ for Qᵀ, Ω += i Im diag(Qᴴ Ȧ R⁻¹) (JAX's JVP); its transpose:
+#   N = Qᵀ Q̄ − R̄ Rᵀ,  Ā = (Q̄ + conj(Q)(−N + tril(N − Nᴴ, −1) + i Im diag N)) R⁻ᵀ
 _qr = defprimitive("linalg.qr", _qr_impl, vjp=_qr_vjp, jvp=_qr_jvp, batch="leading",
-                     multiple_results=True)
+                   multiple_results=True, complex_rules=True)
 
 
 def _pinv_impl(a, rcond, hermitian):
@@ -354,22 +434,26 @@ def _pinv_impl(a, rcond, hermitian):
 
 
 def _pinv_vjp(g, p, a, rcond, hermitian):
-    pt, gt = _T(p), _T(g)
+    pt, gt = _T(p), _H(g)
+    cp, ca = (conjugate(p), conjugate(a)) if p.dtype.kind == "c" else (p, a)
     return (-_mm(pt, _mm(g, pt))
-            + _mm(gt - _mm(a, _mm(p, gt)), _mm(p, pt))
-            + _mm(_mm(pt, p), gt - _mm(gt, _mm(p, a))))
+            + _mm(gt - _mm(ca, _mm(cp, gt)), _mm(cp, pt))
+            + _mm(_mm(pt, cp), gt - _mm(gt, _mm(cp, ca))))
 
 
 def _pinv_jvp(t, p, a, rcond, hermitian):
-    tt = _T(t)
+    tt = _H(t)
     return (-_mm(p, _mm(t, p))
-            + _mm(_mm(p, _T(p)), tt - _mm(tt, _mm(a, p)))
-            + _mm(tt - _mm(p, _mm(a, tt)), _mm(_T(p), p)))
+            + _mm(_mm(p, _H(p)), tt - _mm(tt, _mm(a, p)))
+            + _mm(tt - _mm(p, _mm(a, tt)), _mm(_H(p), p)))
 
 
 # P = A⁺ (constant rank)          Ā = −Pᵀ Ȳ Pᵀ + (I − AP) Ȳᵀ P Pᵀ + Pᵀ P Ȳᵀ (I − PA)
 #   Ṗ = −P Ȧ P + P Pᵀ Ȧᵀ (I − A P) + (I − P A) Ȧᵀ Pᵀ P         (Golub & Pereyra 1973)
-_pinv = defprimitive("linalg.pinv", _pinv_impl, vjp=_pinv_vjp, jvp=_pinv_jvp, batch="leading")
+# Complex A: ᴴ for ᵀ in Ṗ; its transpose under Re Σ X∘Y (conj(X) written X*):
+#   Ā = −Pᵀ Ȳ Pᵀ + (I − A* P*) Ȳᴴ P* Pᵀ + Pᵀ P* Ȳᴴ (I − P* A*)
+_pinv = defprimitive("linalg.pinv", _pinv_impl, vjp=_pinv_vjp, jvp=_pinv_jvp, batch="leading",
+                     complex_rules=True)
 
 # ---------------------------------------------------------------------------------------------
 # Public functions (numpy.linalg signatures)
@@ -548,254 +632,11 @@ def pinv(a, rcond=None, hermitian: bool = False, *, rtol=np._NoValue):
     return _pinv(a, rcond=primal_value(rcond), hermitian=bool(hermitian))
 
 
-# ---------------------------------------------------------------------------------------------
-# Norms (composites)
-# ---------------------------------------------------------------------------------------------
-
-
-def _l2(x, axis, keepdims):
-    # ‖x‖₂ = √Σx²; sqrt′(0) = 0 makes the gradient 0 at x = 0
-    return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
-
-
-def _vector_norm(x, ord, axis: int, keepdims: bool):
-    if ord is None or ord == 2:
-        return _l2(x, axis, keepdims)
-    if isinstance(ord, str):
-        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
-    if ord == np.inf:
-        return max(abs(x), axis=axis, keepdims=keepdims)
-    if ord == -np.inf:
-        return min(abs(x), axis=axis, keepdims=keepdims)
-    if ord == 0:       # the number of non-zero entries: piecewise constant
-        return astype(sum(primal_value(x) != 0, axis=axis, keepdims=keepdims), x.dtype)
-    if ord == 1:
-        return sum(abs(x), axis=axis, keepdims=keepdims)
-    p = float(ord)
-    ax = abs(x)
-    if p > 0:          # |xᵢ|ᵖ with derivative 0 at xᵢ = 0 (also for p < 1), and y′ = 0 at x = 0
-        nz = primal_value(ax) > 0
-        ax = where(nz, power(where(nz, ax, 1.0), p), 0.0)
-    else:
-        ax = power(ax, p)
-    s = sum(ax, axis=axis, keepdims=keepdims)
-    pos = primal_value(s) > 0
-    return where(pos, power(where(pos, s, 1.0), 1.0 / p), 0.0)
-
-
-def _matrix_norm(x, ord, axis: tuple, keepdims: bool):
-    row, col = axis
-    if ord in (None, "fro", "f"):
-        y = _l2(x, axis, False)
-    elif ord in ("nuc", 2, -2):
-        s = svd(moveaxis(x, axis, (-2, -1)), compute_uv=False)
-        y = sum(s, axis=-1) if ord == "nuc" else (max if ord == 2 else min)(s, axis=-1)
-    elif ord in (1, -1):               # the largest (smallest) column sum of |A|
-        y = (max if ord == 1 else min)(sum(abs(x), axis=row), axis=col - (col > row))
-    elif ord in (np.inf, -np.inf):     # the largest (smallest) row sum of |A|
-        y = (max if ord == np.inf else min)(sum(abs(x), axis=col), axis=row - (row > col))
-    else:
-        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
-    if keepdims:
-        shape = list(x.shape)
-        shape[row] = shape[col] = 1
-        y = reshape(y, tuple(shape))
-    return y
-
-
-def norm(x, ord=None, axis=None, keepdims: bool = False):
-    """``numpy.linalg.norm``: a vector norm (1 axis) or matrix norm (2 axes).
-
-    Vectors: ``None``/2 √Σx², 1 Σ|x|, ∞ max|x|, −∞ min|x|, 0 the count of non-zeros (constant),
-    other p (Σ|x|ᵖ)^(1/p). Matrices: ``None``/'fro' Frobenius, 'nuc' Σs, 2 / −2 the largest /
-    smallest singular value, 1 / −1 the max / min column sum of |A|, ∞ / −∞ the max / min row sum.
-
-    At x = 0 every norm has a finite gradient: 0 for the vector norms and the entrywise matrix
-    norms (sqrt′(0) = abs′(0) = 0), a subgradient for 2 and 'nuc'. A zero entry contributes 0 to
-    the gradient of a p-norm with 0 < p < 1.
-    """
-    x = _arr(x)
-    if x.dtype.kind not in "fc":
-        x = astype(x, np.float64)
-    if x.dtype.kind == "c" and not _is_spectral(ord, axis, x.ndim):
-        x = abs(x)      # every other norm is a norm of |x|, real as numpy's
-    nd = x.ndim
-    if axis is None:
-        if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
-            y = _l2(x, None, False)
-            return reshape(y, (1,) * nd) if keepdims else y
-        axis = tuple(range(nd))
-    elif not isinstance(axis, tuple):
-        try:
-            axis = (operator.index(axis),)
-        except TypeError:
-            raise TypeError(f"norm: axis must be an int or a tuple of ints, got {axis!r}") from None
-    axis = tuple(int(a) % nd if -nd <= a < nd else _bad_axis(a, nd) for a in axis)
-    if len(set(axis)) != len(axis):
-        raise ValueError(f"norm: duplicate axes given: {axis}")
-    if len(axis) == 1:
-        return _vector_norm(x, ord, axis[0], keepdims)
-    if len(axis) == 2:
-        return _matrix_norm(x, ord, axis, keepdims)
-    raise ValueError(f"norm: improper number of dimensions to norm: axis={axis} for shape "
-                     f"{x.shape}")
-
-
-def _is_spectral(ord, axis, nd: int) -> bool:
-    """Whether ``norm(x, ord, axis)`` is a matrix norm of singular values ('nuc', 2, −2)."""
-    matrix = nd == 2 if axis is None else isinstance(axis, tuple) and len(axis) == 2
-    return matrix and ord in ("nuc", 2, -2)
-
-
-def _bad_axis(a, nd):
-    raise np.exceptions.AxisError(f"norm: axis {a} is out of bounds for array of dimension {nd}")
-
-
-def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
-    """``numpy.linalg.vector_norm``: a vector norm over ``axis`` (all axes, flattened, if None)."""
-    x = _arr(x)
-    if axis is None:
-        y = norm(reshape(x, (-1,)), ord, 0)
-        return reshape(y, (1,) * x.ndim) if keepdims else y
-    if isinstance(axis, tuple) and len(axis) != 1:
-        nd = x.ndim
-        axes = [int(a) % nd for a in axis]
-        rest = [d for d in range(nd) if d not in axes]
-        moved = reshape(moveaxis(x, axes, range(nd - len(axes), nd)),
-                        tuple(x.shape[d] for d in rest) + (-1,))
-        y = norm(moved, ord, -1)
-        if keepdims:
-            y = reshape(y, tuple(1 if d in axes else x.shape[d] for d in range(nd)))
-        return y
-    return norm(x, ord, axis, keepdims)
-
-
-def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
-    """``numpy.linalg.matrix_norm``: a matrix norm over the last two axes."""
-    return norm(x, ord, (-2, -1), keepdims)
-
-
-def cond(x, p=None):
-    """``numpy.linalg.cond``: the condition number; s₁/sₙ for ``p`` None/2 (sₙ/s₁ for −2), else
-    ‖A‖ₚ‖A⁻¹‖ₚ."""
-    x = _arr(x)
-    _check_matrix("cond", x)
-    if p is None or p == 2 or p == -2:
-        s = svd(x, compute_uv=False)
-        return s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
-    _check_matrix("cond", x, square=True)
-    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
-
-
-# ---------------------------------------------------------------------------------------------
-# Other composites
-# ---------------------------------------------------------------------------------------------
-
-
-def matrix_power(a, n):
-    """``numpy.linalg.matrix_power``: Aⁿ by repeated squaring (A⁻¹ first when n < 0)."""
-    a = _arr(a)
-    _check_matrix("matrix_power", a, square=True)
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"matrix_power: exponent must be an integer, got {n!r}") from None
-    if n == 0:
-        return np.broadcast_to(_eye(a.shape[-1], a), a.shape).copy()
-    if n < 0:
-        a, n = inv(a), -n
-    z = result = None
-    while n > 0:
-        z = a if z is None else _mm(z, z)
-        n, bit = divmod(n, 2)
-        if bit:
-            result = z if result is None else _mm(result, z)
-    return result
-
-
-def _chain_order(shapes: list) -> list:
-    """Where to split each sub-chain i..j so the product costs fewest multiplications (the
-    textbook dynamic programme, as numpy's multi_dot)."""
-    dims = [s[0] for s in shapes] + [shapes[-1][1]]
-    k = len(shapes)
-    cost = [[0] * k for _ in range(k)]
-    split = [[0] * k for _ in range(k)]
-    for length in range(1, k):
-        for i in range(k - length):
-            j = i + length
-            cost[i][j] = float("inf")
-            for c in range(i, j):
-                q = cost[i][c] + cost[c + 1][j] + dims[i] * dims[c + 1] * dims[j + 1]
-                if q < cost[i][j]:
-                    cost[i][j], split[i][j] = q, c
-    return split
-
-
-def multi_dot(arrays, *, out=None):
-    """``numpy.linalg.multi_dot``: A₁ A₂ ⋯ Aₖ in the cheapest order (first/last may be 1-D)."""
-    if out is not None:
-        raise NotImplementedError("multi_dot: out= is not supported (values are immutable)")
-    arrays = [_arr(a) for a in arrays]
-    if len(arrays) < 2:
-        raise ValueError(f"multi_dot: expecting at least two arrays, got {len(arrays)}")
-    if len(arrays) == 2:
-        return matmul(arrays[0], arrays[1])
-    first, last = arrays[0].ndim == 1, arrays[-1].ndim == 1
-    if first:
-        arrays[0] = reshape(arrays[0], (1, -1))
-    if last:
-        arrays[-1] = reshape(arrays[-1], (-1, 1))
-    for k, a in enumerate(arrays):
-        if a.ndim != 2:
-            raise ValueError(f"multi_dot: array {k} must be 2-D (first and last may be 1-D), got "
-                             f"shape {a.shape}")
-    split = _chain_order([a.shape for a in arrays])
-
-    def product(i, j):
-        return arrays[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
-
-    y = product(0, len(arrays) - 1)
-    if first and last:
-        return reshape(y, ())
-    if first or last:
-        return reshape(y, (-1,))
-    return y
-
-
-def lstsq(a, b, rcond=None):
-    """``numpy.linalg.lstsq``: ``(x, residuals, rank, singular_values)`` minimising ‖b − a x‖₂.
-
-    Plain arrays go to numpy. Traced ones use x = A⁺ b, differentiable where the rank is locally
-    constant; ``residuals`` Σ(b − a x)² per column is then returned whenever m > n (as JAX does),
-    rank-deficient A included, so that its shape never depends on the data.
-    """
-    a, b = _arr(a), _arr(b)
-    if not (needs_rules(a) or needs_rules(b)):
-        return LstsqResult(*call_plain(np.linalg.lstsq, a, b, rcond=rcond, multiple_results=True))
-    if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
-        raise LinAlgError(f"lstsq: a must be (m, n) and b (m,) or (m, k) with the same m, got "
-                          f"{a.shape} and {b.shape}")
-    m, n = a.shape
-    if rcond is None:
-        rcond = np.finfo(a.dtype).eps * builtins.max(m, n)
-    x = matmul(pinv(a, rcond), b)
-    s = svd(a, compute_uv=False)
-    rank = astype(sum(primal_value(s) > rcond * max(primal_value(s)), axis=-1), np.int32)
-    if m > n:
-        r = b - matmul(a, x)
-        residuals = reshape(sum(r * r, axis=0), (-1,))
-    else:
-        residuals = np.empty((0,), a.dtype)
-    return LstsqResult(x, residuals, rank, s)
-
-
 def _no_rule(f, hint: str):
     def g(*args, **kwargs):
         if any(needs_rules(x) for x in args):
             raise NotImplementedError(f"numpy.linalg.{f.__name__} has no derivative rule in nnmath "
                                       f"({hint}); use nnmath.stop_gradient(x) for its value")
-        if f is np.linalg.eig and any(is_tracer(x) for x in args):     # (w, v): two results
-            return call_plain(f, *args, multiple_results=True, **kwargs)
         return call_plain(f, *args, **kwargs)
 
     g.__name__ = g.__qualname__ = f.__name__
@@ -803,9 +644,6 @@ def _no_rule(f, hint: str):
     return g
 
 
-_GENERAL = "complex eigenvectors of a general matrix; for a symmetric one use eigh / eigvalsh"
-eig = _no_rule(np.linalg.eig, _GENERAL)
-eigvals = _no_rule(np.linalg.eigvals, _GENERAL)
 tensorinv = _no_rule(np.linalg.tensorinv, "reshape and use inv")
 tensorsolve = _no_rule(np.linalg.tensorsolve, "reshape and use solve")
 matrix_rank = nondifferentiable(np.linalg.matrix_rank)
@@ -839,7 +677,6 @@ def vecdot(x1, x2, /, *, axis: int = -1):
 __all__ = [
     "LinAlgError", "SlogdetResult", "EighResult", "SVDResult", "QRResult", "LstsqResult",
     "inv", "det", "slogdet", "solve", "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr",
-    "pinv", "norm", "vector_norm", "matrix_norm", "cond", "matrix_power", "multi_dot", "lstsq",
-    "eig", "eigvals", "tensorinv", "tensorsolve", "matrix_rank", "diagonal", "trace", "outer",
+    "pinv", "tensorinv", "tensorsolve", "matrix_rank", "diagonal", "trace", "outer",
     "vecdot", "matmul", "matrix_transpose", "tensordot",
 ]

@@ -33,7 +33,7 @@ import numpy as np
 import nnmath.numpy as mnp
 
 __all__ = ["PURE", "IN_PLACE", "ema", "ema_sq", "adam", "adam_coeffs", "rms", "rss", "nadam",
-           "nadam_coeffs", "lion", "trace"]
+           "nadam_coeffs", "lion", "trace", "clip_value", "norm_scale", "weight_decay"]
 
 
 def _pure(fn):
@@ -46,17 +46,40 @@ def _pure(fn):
 PURE = SimpleNamespace(
     add=_pure(lambda a, b: a + b), sub=_pure(lambda a, b: a - b),
     mul=_pure(lambda a, b: a * b), div=_pure(lambda a, b: a / b),
-    sqrt=_pure(mnp.sqrt), sign=_pure(mnp.sign), maximum=_pure(mnp.maximum))
+    sqrt=_pure(mnp.sqrt), sign=_pure(mnp.sign), maximum=_pure(mnp.maximum),
+    clip=_pure(mnp.clip))
 
 # The in-place namespace: numpy's ufuncs, each writing into ``out``.
 IN_PLACE = SimpleNamespace(
     add=np.add, sub=np.subtract, mul=np.multiply, div=np.divide, sqrt=np.sqrt, sign=np.sign,
-    maximum=np.maximum)
+    maximum=np.maximum, clip=np.clip)
 
 
 def _scaled(o, x, s, out):
     # x·s; multiplying by exactly 1.0 is skipped (it is exact, and the pure chains pass 1.0).
     return x if isinstance(s, float) and s == 1.0 else o.mul(x, s, out=out)
+
+
+# ----------------------------------------------------------------------------- around every rule
+# What every Keras optimizer does before (clipping) and beside (weight decay) its own rule.
+def clip_value(o, g, c, out):
+    """Keras ``clipvalue``: g ← clip(g, −c, c) elementwise (into ``out``, which may be ``g``)."""
+    return o.clip(g, -c, c, out=out)
+
+
+def norm_scale(o, sum_sq, c):
+    """The factor of ``clipnorm`` / ``global_clipnorm`` (Keras, Pascanu et al. 2013): g ← s·g with
+    s = c / max(‖g‖₂, c) for ‖g‖₂² = ``sum_sq`` (a scalar, or one per weight), so s = 1 exactly
+    when ‖g‖₂ ≤ c; + (‖g‖² − ‖g‖²), which is 0 for a finite norm and NaN otherwise: a
+    non-finite gradient gives NaN, as in Keras, instead of a silently zeroed step. (At g = 0,
+    √′(0) = 0 by nnmath's convention, so the pure run stays differentiable.)"""
+    return o.add(o.div(c, o.maximum(o.sqrt(sum_sq), c)), o.sub(sum_sq, sum_sq))
+
+
+def weight_decay(o, p, f, out):
+    """Decoupled weight decay (Loshchilov & Hutter 2019; Keras's ``weight_decay``):
+    θ ← θ − η_t·λ·θ = (1 − f)·θ with f = η_t·λ (into ``out``, which may be ``p``)."""
+    return o.mul(p, 1.0 - f, out=out)
 
 
 # ----------------------------------------------------------------------------- moving averages

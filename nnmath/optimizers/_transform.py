@@ -318,8 +318,10 @@ def decoupled_weight_decay(weight_decay: float,
 
     def update(updates, state, params=None):
         _need_params("decoupled_weight_decay", params)
-        f = -_lr_at(learning_rate, state.count) * weight_decay
-        return (tree_map(lambda g, p: g + f * p, updates, params),
+        f = _lr_at(learning_rate, state.count) * weight_decay
+        # the rule's θ_decayed − θ, added to the step's update (= −η_t·λ·θ)
+        return (tree_map(lambda g, p: g + (_rules.weight_decay(PURE, p, f, None) - p),
+                         updates, params),
                 ScaleByScheduleState(state.count + 1))
 
     return GradientTransformation(init, update)
@@ -330,14 +332,12 @@ def clip(max_delta: float) -> GradientTransformation:
     """u = clip(g, −c, c) elementwise (Keras ``clipvalue``)."""
     _check_nonneg("max_delta", max_delta)
     return _stateless(lambda updates, params: tree_map(
-        lambda g: mnp.clip(g, -max_delta, max_delta), updates))
+        lambda g: _rules.clip_value(PURE, g, max_delta, None), updates))
 
 
 def _norm_scale(sum_sq, max_norm):
-    # c / max(‖g‖, c) written as c / √max(‖g‖², c²): the square root never sees 0, so this stays
-    # differentiable where g = 0. (s − s) is 0 for finite s and NaN otherwise: a non-finite norm
-    # gives NaN updates, as in Keras/TF, rather than silently zeroing the step.
-    return max_norm / mnp.sqrt(mnp.maximum(sum_sq, max_norm * max_norm)) + (sum_sq - sum_sq)
+    # c / max(‖g‖, c), NaN for a non-finite norm: the rule of ``_rules.norm_scale``
+    return _rules.norm_scale(PURE, sum_sq, max_norm)
 
 
 def clip_by_norm(max_norm: float) -> GradientTransformation:

@@ -32,7 +32,6 @@ flattening order); without them the whole buffer counts as one weight.
 """
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from typing import Any, Sequence
@@ -42,6 +41,7 @@ import numpy as np
 from . import _rules
 from . import schedules as _schedules
 from ._rules import IN_PLACE
+from ._stateless import StatelessAPI
 from ._transform import (
     GradientTransformation, _check_nonneg, _check_rate, chain, check_learning_rate, clip,
     clip_by_global_norm, clip_by_norm, decoupled_weight_decay, scalar, scale_by_adam,
@@ -64,7 +64,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
 
 
-class Optimizer:
+class Optimizer(StatelessAPI):
     """Base class of the Keras-style optimizers (see the module docstring for the contract).
 
     Args (shared by every optimizer, with Keras's meanings):
@@ -294,6 +294,7 @@ class Optimizer:
         self._allocate(flat_params, sizes)
         self._iterations = 0
         self._reset_scalars()
+        self._var_shapes = None           # the variables' shapes, if known (see _stateless)
 
     init_flat._accepts_buffer_lists = True
 
@@ -317,7 +318,7 @@ class Optimizer:
         if self.clipnorm or self.global_clipnorm or self.clipvalue:
             g = self._clip_flat(g)
         if self.weight_decay:
-            flat_params *= 1.0 - lr * self.weight_decay
+            _rules.weight_decay(IN_PLACE, flat_params, lr * self.weight_decay, flat_params)
         c = self._coeffs(lr, self._iterations + 1)
         kernel, blocks = self._kernel, self._blocks
         if len(blocks) == 1:
@@ -352,7 +353,7 @@ class Optimizer:
         kernel = self._kernel
         for p, g, gr in zip(params, grads, groups):
             if self.weight_decay:
-                p *= 1.0 - lr * self.weight_decay
+                _rules.weight_decay(IN_PLACE, p, lr * self.weight_decay, p)
             for sl, buf, tmp in gr.blocks:
                 kernel(p[sl], g[sl], buf, tmp, c)
         self._iterations += 1
@@ -370,20 +371,20 @@ class Optimizer:
                 return self._scale_to_norm(g, float(np.dot(g, g)), c, out)
             starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
             ss = np.add.reduceat(np.square(g, out=out), starts).astype(np.float64)
-            s = c / np.sqrt(np.maximum(ss, c * c)) + (ss - ss)
+            s = _rules.norm_scale(IN_PLACE, ss, c)
             if (s == 1.0).all():
                 return g
             return np.multiply(g, np.repeat(s.astype(g.dtype), sizes), out=out)
         if self.global_clipnorm:
             return self._scale_to_norm(g, float(np.dot(g, g)), self.global_clipnorm, out)
         if self.clipvalue:
-            return np.clip(g, -self.clipvalue, self.clipvalue, out=out)
+            return _rules.clip_value(IN_PLACE, g, self.clipvalue, out)
         return g
 
     @staticmethod
     def _scale_to_norm(g, ss: float, c: float, out) -> np.ndarray:
-        # c / max(‖g‖, c); (ss − ss) makes a non-finite norm give NaN, as Keras and the pure path.
-        s = (c / math.sqrt(ss) if ss > c * c else 1.0) + (ss - ss)
+        # the rule's c / max(‖g‖, c) (NaN for a non-finite norm, as Keras and the pure path)
+        s = float(_rules.norm_scale(IN_PLACE, ss, c))
         return g if s == 1.0 else np.multiply(g, s, out=out)
 
     def _coeffs(self, lr: float, t: int) -> Any:

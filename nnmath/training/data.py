@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["as_array", "check_finite", "check_data", "validation_split", "class_weights_to_sample_weights",
-           "batches", "array_batches", "PyDataset", "unpack_batch", "check_pydataset_call",
+           "batches", "array_batches", "PyDataset", "unpack_batch", "endless",
+           "check_pydataset_call",
            "set_random_seed", "global_rng", "to_categorical"]
 
 _GLOBAL = {"rng": np.random.default_rng()}
@@ -273,6 +274,18 @@ class PyDataset:
 
     def on_epoch_end(self) -> None:
         """Called after every pass over the batches (e.g. to reshuffle the samples)."""
+
+
+def endless(one_pass):
+    """The batches of ``one_pass()``, then of a new pass, and so on (fit's ``steps_per_epoch``:
+    Keras 3 draws an epoch's batches from one iterator and restarts it when it runs out)."""
+    while True:
+        empty = True
+        for batch in one_pass():
+            empty = False
+            yield batch
+        if empty:
+            return
 
 
 def unpack_batch(batch: Any) -> tuple:

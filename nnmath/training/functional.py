@@ -25,8 +25,9 @@ Masks travel with the tensors as in Keras: a layer's output mask (``Embedding(ma
 ``Masking``, passed on by ``supports_masking`` layers) reaches the layers called on that tensor
 whose ``call`` takes ``mask=``; a multi-input layer gets the list of its inputs' masks.
 
-Limits: layer calls on symbolic tensors take no extra keywords (initial states); a layer
-with non-trainable state called twice in one model keeps the update of its last call.
+Limits: layer calls on symbolic tensors take no extra keywords (initial states). A layer
+with non-trainable state called twice in one model (a shared siamese tower with BatchNorm)
+updates it twice in a row, as Keras does.
 """
 from __future__ import annotations
 
@@ -102,11 +103,18 @@ class KerasTensor:
         if not layer.built:
             layer.build(shape)
             layer.built = True
-        out = layer.compute_output_shape(shape)
+        if (getattr(type(layer), "_keras_style", False)
+                and type(layer).compute_output_shape is Layer.compute_output_shape):
+            from ..nn.layers._keras_style import infer_output_shape   # run on the inputs' dtypes
+            out = infer_output_shape(layer, shape, [p.dtype for p in parents] if as_list
+                                     else parents[0].dtype)
+        else:
+            out = layer.compute_output_shape(shape)
         node = _Node(layer, parents, as_list)
         multi = isinstance(out, list) and all(isinstance(s, (tuple, list)) for s in out)
         dtype = layer.dtype if layer.dtype.kind == "f" else parents[0].dtype
         node.outputs = [KerasTensor(s, dtype, node, i) for i, s in enumerate(out if multi else [out])]
+        layer.__dict__.setdefault("_nnmath_nodes", []).append(node)    # layer.output (Keras)
         return list(node.outputs) if multi else node.outputs[0]
 
 
@@ -242,13 +250,7 @@ class Functional(_BaseModel):
                 if id(p.node) not in seen:
                     stack.append((p.node, False, node))
         self._nodes = order
-        layers: list[Layer] = [t.node.layer for t in self.inputs]
-        ids = {id(l) for l in layers}
-        for node in order:
-            if id(node.layer) not in ids:
-                ids.add(id(node.layer))
-                layers.append(node.layer)
-        self.layers = layers
+        self.layers = self._keras_layer_order()
         # slots: every tensor gets an index into the value list of the forward pass
         slot: dict[int, int] = {}
         for t in self.inputs:
@@ -271,6 +273,43 @@ class Functional(_BaseModel):
             self._node_index[id(node)] = counts.get(id(node.layer), 0)
             counts[id(node.layer)] = self._node_index[id(node)] + 1
 
+    def _keras_layer_order(self) -> list:
+        """The layers in Keras 3's order (``keras/src/ops/function.py``, ``map_graph``): by
+        depth from the outputs, deepest first (inputs first along each path), ties in the order
+        a depth-first walk from the outputs first meets them — so ``get_weights`` lists the
+        weights as Keras does and Keras's weights load with ``set_weights``."""
+        index: dict[int, int] = {}
+        post: list = []
+        done: set = set()
+        by_id: dict[int, Layer] = {}
+
+        def walk(node):
+            if id(node) in done:
+                return
+            index.setdefault(id(node.layer), len(index))
+            by_id[id(node.layer)] = node.layer
+            for p in node.parents:
+                walk(p.node)
+            done.add(id(node))
+            post.append(node)
+
+        for t in self.outputs:
+            walk(t.node)
+        node_depth: dict[int, int] = {}
+        layer_depth: dict[int, int] = {}
+        for node in reversed(post):
+            depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+            for p in node.parents:
+                if id(p.node) in done:
+                    node_depth[id(p.node)] = max(depth + 1, node_depth.get(id(p.node), 0))
+        for t in self.inputs:                      # inputs the outputs do not use
+            if id(t.node.layer) not in layer_depth:
+                layer_depth[id(t.node.layer)], index[id(t.node.layer)] = 0, -1
+                by_id[id(t.node.layer)] = t.node.layer
+        keys = sorted(layer_depth, key=lambda k: (-layer_depth[k], index[k]))
+        return [by_id[k] for k in keys]
+
     @property
     def input_shape(self) -> Any:
         shapes = [t.shape for t in self.inputs]
@@ -280,6 +319,16 @@ class Functional(_BaseModel):
     def output_shape(self) -> Any:
         shapes = [t.shape for t in self.outputs]
         return shapes[0] if self._single_out else shapes
+
+    @property
+    def input(self) -> Any:
+        """The model's symbolic input (a list for several), as Keras's ``model.input``."""
+        return self.inputs[0] if self._single_in else list(self.inputs)
+
+    @property
+    def output(self) -> Any:
+        """The model's symbolic output (a list for several), as Keras's ``model.output``."""
+        return self.outputs[0] if self._single_out else list(self.outputs)
 
     def build(self, input_shape: Any = None) -> None:
         """The graph was built from the ``Input`` shapes; a given shape must agree with them."""
@@ -299,6 +348,8 @@ class Functional(_BaseModel):
         for layer, parents, as_list, outs in self._program:
             p = params.get(layer.name, {})
             s = state.get(layer.name)
+            if s and layer.name in new_state:      # a layer called again (a shared tower):
+                s = {**s, **new_state[layer.name]}  # its updates chain, as Keras's assigns do
             if s:
                 p = {**p, **s}
             if as_list:
@@ -311,7 +362,8 @@ class Functional(_BaseModel):
                 from .._core.custom import stop_gradient
                 upd = layer.state_updates(p, arg, rng)
                 if upd:
-                    new_state[layer.name] = stop_gradient(upd)
+                    new_state[layer.name] = {**new_state.get(layer.name, {}),
+                                             **stop_gradient(upd)}
             arg = cast_to_layer(layer, p, arg)
             y, out_mask = call_masked(layer, p, arg, mask, training=training, rng=rng)
             if len(outs) == 1:
@@ -341,8 +393,8 @@ class Functional(_BaseModel):
                 raise ValueError(f"{what}: model {self.name!r} takes a dict with keys "
                                  f"{self._input_keys}; missing {missing} in {sorted(x)}")
             return [x[k] for k in self._input_keys]
-        if self._single_in:
-            return [x]
+        if self._single_in or (len(self.inputs) == 1 and not isinstance(x, (list, tuple, dict))):
+            return [x]                     # Model(inputs=[x], …) also takes the array (Keras 3)
         if not isinstance(x, (list, tuple)) or len(x) != len(self.inputs):
             got = f"a list of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
             raise ValueError(f"{what}: model {self.name!r} has {len(self.inputs)} inputs "

@@ -52,6 +52,17 @@ def _unpack(data) -> tuple:
     return data, None, None
 
 
+def _takes_state(step) -> bool:
+    """Whether an overridden step has Keras-JAX's stateless signature ``(self, state, data)``."""
+    import inspect
+    try:
+        params = [p for p in inspect.signature(step).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    return len(params) == 3
+
+
 class KerasModelAPI:
     """Mixin of :class:`~nnmath.training.Model` (see the module docstring)."""
 
@@ -97,7 +108,14 @@ class KerasModelAPI:
             rng = _data.global_rng()
         if scope is None:
             self._clear_losses()
-        return self._forward(self.params, x, training, rng, None, False)[0]
+        collect = bool(training and scope is None and self.state)
+        y, new_state = self._forward(self.params, x, training, rng, None, collect)
+        if new_state:              # an eager training call updates BatchNorm's statistics (Keras)
+            by_name = {l.name: l for l in self.layers}
+            for lname, upd in new_state.items():
+                for k, v in upd.items():
+                    by_name[lname].values[k][...] = np.asarray(v)
+        return y
 
     def _nest(self, params: dict) -> tuple[dict, dict]:
         """(params, state) nested per layer from this model's flat weights dict."""
@@ -256,7 +274,10 @@ class KerasModelAPI:
         x = self._model_input(xs)
         data = x if ys is None else (x, self._model_target(ys)) if sample_weight is None else (
             x, self._model_target(ys), sample_weight)
-        logs = getattr(self, hook)(data)
+        if _takes_state(getattr(type(self), hook)):
+            logs = self._stateless_step(hook, data)
+        else:
+            logs = getattr(self, hook)(data)
         if not isinstance(logs, dict):
             raise TypeError(f"{type(self).__name__}.{hook} must return a dict of logs "
                             f"(name → value), returned {type(logs).__name__}")
@@ -268,6 +289,39 @@ class KerasModelAPI:
             except (TypeError, ValueError):
                 out[k] = v
         return out
+
+    def _stateless_step(self, hook: str, data) -> Any:
+        """Keras-JAX's stateless step ``train_step(self, state, data) -> (logs, state)``: the
+        state is (trainable values, non-trainable values, optimizer variables — train_step
+        only —, metrics variables), lists as Keras orders them; what the step returns is
+        written back into the model, its optimizer and its metrics."""
+        weights = self._all_weights()
+        n = len(self._slots)
+        trainable = [np.array(v) for v in weights[:n]]
+        non_trainable = [np.array(v) for v in weights[n:]]
+        metrics = self.metrics
+        metric_vars = [v for m in metrics for v in m._get_state()]
+        if hook == "train_step":
+            self._ensure_optimizer()
+            state = (trainable, non_trainable, self.optimizer.variables, metric_vars)
+        else:
+            state = (trainable, non_trainable, metric_vars)
+        out = getattr(self, hook)(state, data)
+        if not (isinstance(out, tuple) and len(out) == 2 and len(out[1]) == len(state)):
+            raise TypeError(f"{type(self).__name__}.{hook}(state, data) must return (logs, "
+                            f"state) with a state of {len(state)} lists, as it received")
+        logs, new = out
+        for view, v in zip(weights, list(new[0]) + list(new[1])):
+            view[...] = np.asarray(v)
+        if hook == "train_step":
+            self.optimizer._assign_variables(new[2])
+        k = 0
+        values = list(new[-1])
+        for m in metrics:
+            count = len(m._get_state())
+            m._set_state(values[k:k + count])
+            k += count
+        return logs
 
     @property
     def metrics(self) -> list:
@@ -353,13 +407,15 @@ class KerasModelAPI:
     def from_config(cls, config: dict, custom_objects: dict | None = None):
         """A model from its config (Keras ``Model.from_config``): a functional config gives a
         functional model; a subclassed model's config is passed to its ``__init__``."""
-        if "input_layers" in config and "output_layers" in config:
-            from .functional import Functional
-            return Functional.from_config(config, custom_objects=custom_objects)
-        if "layers" in config and cls.__name__ == "Model":
-            from .sequential import Sequential
-            return Sequential.from_config(config, custom_objects=custom_objects)
-        return cls(**config)
+        from .serialization import CustomObjectScope
+        with CustomObjectScope(custom_objects):    # also for names inside layer configs
+            if "input_layers" in config and "output_layers" in config:
+                from .functional import Functional
+                return Functional.from_config(config, custom_objects=custom_objects)
+            if "layers" in config and cls.__name__ == "Model":
+                from .sequential import Sequential
+                return Sequential.from_config(config, custom_objects=custom_objects)
+            return cls(**config)
 
     @property
     def metrics_names(self) -> list:

@@ -20,8 +20,6 @@ vectorised numpy calls.
 """
 from __future__ import annotations
 
-import math
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -33,8 +31,8 @@ from .._core.transforms import value_and_grad
 from ..nn.layers import _keras_style as _ks
 from ..nn.layers.base import Layer
 from . import data as _data
-from . import distribution as _distribution   # data-parallel hooks (issue 13)
 from .keras_api import KerasModelAPI
+from .loops import TrainingLoops
 
 __all__ = ["Model", "Sequential"]
 
@@ -90,6 +88,29 @@ def cast_to_layer(layer: Layer, params: dict, x: Any) -> Any:
     return _cast_to(x, dtype)
 
 
+def _own_attrs(cls: type) -> set:
+    """Names defined by ``cls`` and its bases below ``Model``."""
+    names: set = set()
+    for k in cls.__mro__:
+        if k.__module__.startswith("nnmath.training"):
+            break
+        names |= set(vars(k))
+    return names
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls: type, functional: type) -> type:
+    """``cls`` with the functional model mixed in (one class per ``cls``)."""
+    sub = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if sub is None:
+        sub = type(cls.__name__, (cls, functional), {"__module__": cls.__module__,
+                                                     "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = sub
+    return sub
+
+
 def _cast_to(x: Any, dtype: np.dtype) -> Any:
     xd = getattr(x, "dtype", None)
     if xd is None or xd == dtype or xd.kind != "f":
@@ -102,7 +123,7 @@ def _concatenate_raveled(*arrays: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.concatenate([a.ravel() for a in arrays], dtype=dtype, casting="same_kind")
 
 
-class Model(KerasModelAPI, Layer):
+class Model(KerasModelAPI, TrainingLoops, Layer):
     """The shared machinery of models (see :class:`Sequential`); as in Keras, calling
     ``Model(inputs, outputs)`` builds a functional model (:class:`~nnmath.training.functional.Functional`),
     every model — Sequential or functional — is an instance of ``Model``, and every model is a
@@ -114,9 +135,17 @@ class Model(KerasModelAPI, Layer):
     _composite = True           # weights are the layers' (Layer.values is a view over them)
 
     def __new__(cls, *args, **kwargs):
+        functional_args = (len(args) >= 2 and not isinstance(args[0], str)) or "inputs" in kwargs
         if cls is Model and (args or "inputs" in kwargs):
             from .functional import Functional
             return super().__new__(Functional)
+        if functional_args and "call" not in _own_attrs(cls):
+            # ``class CustomModel(keras.Model)`` built as CustomModel(inputs, outputs): a
+            # functional model with the subclass's methods (a custom train_step), as Keras's
+            # inject_functional_model_class
+            from .functional import Functional
+            if not issubclass(cls, Functional):
+                cls = _functional_subclass(cls, Functional)
         return super().__new__(cls)
 
     def __init__(self, *args, name: str | None = None, dtype: Any = None, trainable: bool = True,
@@ -339,7 +368,9 @@ class Model(KerasModelAPI, Layer):
         """Log keys of the per-output losses (none for one output) and of the metrics."""
         names = self._output_names()
         multi = len(names) > 1
-        losses = [f"{n}_loss" for n in names] if multi else []
+        with_loss = [n for n, fn in zip(names, getattr(self, "_output_losses", names))
+                     if fn is not None]          # as Keras: outputs with a loss, if several
+        losses = [f"{n}_loss" for n in with_loss] if len(with_loss) > 1 else []
         metrics = [f"{names[k]}_{m.name}" if multi else m.name
                    for k, m in zip(getattr(self, "_metric_outputs", []), self.compiled_metrics)]
         return losses, metrics
@@ -393,6 +424,8 @@ class Model(KerasModelAPI, Layer):
             sizes = [[self._leaf_views[i].size for i in group] for group in self._groups]
             if len(self._buffers) == 1:
                 self.optimizer.init_flat(self.flat_params, sizes=sizes[0])
+                if hasattr(self.optimizer, "_var_shapes"):    # Keras's optimizer.variables
+                    self.optimizer._var_shapes = [v.shape for v in self._leaf_views]
             elif getattr(type(self.optimizer).init_flat, "_accepts_buffer_lists", False):
                 self.optimizer.init_flat(list(self._buffers), sizes=sizes)
             else:
@@ -405,13 +438,15 @@ class Model(KerasModelAPI, Layer):
     # ------------------------------------------------------------------ one step
     def _data_loss(self, y, y_pred, sample_weight) -> tuple:
         """(Σₖ wₖ·lossₖ, the per-output losses — empty for one output) of one batch."""
-        parts = [fn(t, p, sample_weight=sample_weight) for fn, t, p in
-                 zip(self._output_losses, self._output_list(y), self._output_list(y_pred))
-                 if fn is not None]
+        # outputs compiled with loss None are left out, each weight stays with its own output
+        terms = [(w, fn(t, p, sample_weight=sample_weight)) for fn, w, t, p in
+                 zip(self._output_losses, self._loss_weights, self._output_list(y),
+                     self._output_list(y_pred)) if fn is not None]
+        parts = [part for _, part in terms]
         if not parts:                        # compiled without a loss: only add_loss terms
             return 0.0, ()
         total = None
-        for w, part in zip(self._loss_weights, parts):
+        for w, part in terms:
             term = part if w == 1.0 else part * w
             total = term if total is None else total + term
         return total, (tuple(parts) if len(parts) > 1 else ())
@@ -594,242 +629,6 @@ class Model(KerasModelAPI, Layer):
         logs.update((k, float(m.result())) for k, m in zip(metric_names, self.compiled_metrics))
         return logs
 
-    # ------------------------------------------------------------------ fit
-    @_distribution.data_parallel("fit")
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1):
-        """Train (Keras semantics). ``validation_split`` takes the last fraction *before*
-        shuffling; ``shuffle`` permutes the training samples each epoch; returns a ``History``.
-        Several inputs or outputs: lists of arrays (or dicts by layer name), as in Keras."""
-        from . import callbacks as _callbacks
-        ds = x if isinstance(x, _data.PyDataset) else None        # batches from Python code
-        if ds is not None:
-            n_ds = _data.check_pydataset_call("fit", ds.num_batches, y=y, batch_size=batch_size,
-                                              sample_weight=sample_weight,
-                                              validation_split=validation_split)
-            first = _data.unpack_batch(ds[0])
-            batch_size = len(_data.as_array(_flat_first(first[0]), "x"))
-        batch_size = 32 if batch_size is None else batch_size
-        if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-        if ds is not None:
-            xs, ys, sample_weight = self._prepare(*first, class_weight, "fit")
-            y = first[1]
-        else:
-            xs, ys, sample_weight = self._prepare(x, y, sample_weight, class_weight, "fit")
-        if isinstance(validation_data, _data.PyDataset):
-            val = validation_data
-        elif validation_data is not None:
-            vx, vy, *rest = tuple(validation_data) + (None,)
-            val = self._check_data(vx, vy, rest[0] if rest else None, "validation_data")
-            val = (self._cast_list(val[0]),) + tuple(val[1:])
-        elif validation_split:
-            (xs, ys, sample_weight), val = _data.validation_split(xs, ys, sample_weight,
-                                                                  validation_split)
-        else:
-            val = None
-        self._ensure_optimizer()
-        rng = _data.global_rng()
-        n = len(xs[0])
-        steps = n_ds if ds is not None else -(-n // batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
-        history = _callbacks.History()
-        cbs = list(callbacks or [])
-        if verbose:
-            cbs.append(_callbacks.ProgbarLogger(verbose=verbose))
-        cbl = _callbacks.CallbackList(cbs + [history], model=self)
-        cbl.set_params({"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
-                        "samples": n})
-        self.stop_training = False
-        self._initial_epoch = None
-        cbl.on_train_begin()
-        # BackupAndRestore sets _initial_epoch in on_train_begin: resume there (Keras reads it too)
-        initial_epoch = max(initial_epoch, getattr(self, "_initial_epoch", None) or 0)
-        logs: dict = {}
-        loss_mean = _RunningMean()
-        part_means = [_RunningMean() for _ in ys] if len(ys) > 1 else []
-        batch_hooks = cbl.has_batch_hooks          # without them, no per-batch logs (as Keras)
-        custom = self._overrides("train_step")
-        finite = True                              # until the first non-finite loss (warned once)
-        for epoch in range(initial_epoch, epochs):
-            for m in (self.metrics if custom else self.compiled_metrics):
-                m.reset_state()
-            for r in [loss_mean] + part_means:
-                r.reset()
-            cbl.on_epoch_begin(epoch)
-            if ds is not None:
-                epoch_batches = self._pydataset_batches(ds, rng.permutation(n_ds) if shuffle
-                                                        else range(n_ds), class_weight, "fit")
-            else:
-                order = rng.permutation(n) if shuffle else None
-                epoch_batches = _data.array_batches(xs, ys, sample_weight,
-                                                    _data.batches(n, batch_size, order))
-            for step, (xb, yb, swb) in enumerate(epoch_batches):
-                if batch_hooks:
-                    cbl.on_train_batch_begin(step)
-                if custom:                         # the subclass's own step (Keras's hook)
-                    logs = self._custom_step("train_step", xb, None if y is None else yb, swb)
-                    if finite:
-                        finite = _finite_or_warn(logs.get("loss"), epoch, epochs, step)
-                    if batch_hooks:
-                        cbl.on_train_batch_end(step, dict(logs))
-                    if self.stop_training:
-                        break
-                    continue
-                loss, parts, preds = self._train_step(xb, yb, swb, rng)
-                if finite:
-                    finite = _finite_or_warn(loss, epoch, epochs, step)
-                if step == 0 and epoch == initial_epoch:
-                    self._resolve_metrics(yb, preds)
-                loss_mean.update(loss, len(xb[0]))
-                for r, p in zip(part_means, parts):
-                    r.update(p, len(xb[0]))
-                self._update_metrics(yb, preds, swb)
-                if batch_hooks:
-                    logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
-                    cbl.on_train_batch_end(step, dict(logs, batch_loss=loss))
-                if self.stop_training:
-                    break
-            if not custom:
-                logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vds = isinstance(val, _data.PyDataset)
-                val_logs = self.evaluate(val if vds else self._model_input(val[0]),
-                                         None if vds else self._model_target(val[1]),
-                                         sample_weight=None if vds else val[2],
-                                         batch_size=None if vds else
-                                         validation_batch_size or batch_size,
-                                         verbose=0, callbacks=cbl, return_dict=True)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbl.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        self._initial_epoch = None
-        cbl.on_train_end(logs)
-        self.history = history
-        return history
-
-    # ------------------------------------------------------------------ evaluate / predict
-    @_distribution.data_parallel("predict")
-    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
-        """Outputs in inference mode, computed in batches (default 32); a list of arrays for a
-        model with several outputs.
-
-        ``callbacks`` get Keras's hooks: ``on_predict_begin``, per batch
-        ``on_predict_batch_begin(step)`` / ``on_predict_batch_end(step, {"outputs": …})``, then
-        ``on_predict_end``; ``verbose`` ≠ 0 shows a progress line. ``steps`` stops after that many
-        batches. (Keras's default ``verbose`` is ``"auto"``; nnmath's 0 keeps scripts quiet.)"""
-        ds = x if isinstance(x, _data.PyDataset) else None
-        if ds is not None:
-            n_ds = _data.check_pydataset_call("predict", ds.num_batches, batch_size=batch_size)
-            x = _data.unpack_batch(ds[0])[0]
-        xs = self._cast_list(self._check_data(x, None, None, "predict", finite=False)[0])
-        self._build_from(self._model_input(xs))
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size <= 0:
-            raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
-        if ds is not None:
-            batches = _limit(range(n_ds), steps, "predict")
-            batch_iter = self._pydataset_batches(ds, batches, None, "predict")
-        else:
-            batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "predict")
-            batch_iter = _data.array_batches(xs, [], None, batches)
-        cbl = self._loop_callbacks(callbacks, verbose, len(batches))
-        hooks = cbl is not None and cbl.has_predict_batch_hooks
-        if cbl is not None:
-            cbl.on_predict_begin()
-        weights = self._all_weights()
-        outs = []
-        for step, (xb, _, _) in enumerate(batch_iter):
-            if hooks:
-                cbl.on_predict_batch_begin(step)
-            out = self._run("_predict_step", self._model_input(xb), *weights)
-            outs.append(self._output_list(out))
-            if hooks:
-                cbl.on_predict_batch_end(step, {"outputs": out})
-        if cbl is not None:
-            cbl.on_predict_end()
-        ys = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(outs[0]))]
-        return self._model_target(ys)
-
-    def _loop_callbacks(self, callbacks, verbose, steps):
-        """The CallbackList an evaluate/predict loop drives, None when there is nothing to call
-        (no callbacks and silent: the loop then costs nothing extra)."""
-        from . import callbacks as _callbacks
-        verbose = 1 if verbose == "auto" else int(verbose)
-        if callbacks is None and not verbose:
-            return None
-        return _callbacks.CallbackList.for_loop(callbacks, self, verbose=verbose, steps=steps)
-
-    @_distribution.data_parallel("evaluate")
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
-        """Loss and metrics over the data in inference mode (Keras: a scalar when there are no
-        metrics, else a list; a dict with ``return_dict=True``).
-
-        ``callbacks`` get Keras's hooks: ``on_test_begin``, per batch
-        ``on_test_batch_begin(step)`` / ``on_test_batch_end(step, logs)`` (the running means so
-        far), then ``on_test_end(logs)``; inside ``fit`` the validation pass calls them on fit's
-        callbacks. ``verbose`` ≠ 0 shows a progress line; ``steps`` stops after that many
-        batches."""
-        if not getattr(self, "_compiled", False):
-            raise RuntimeError("evaluate: compile the model first")
-        ds = x if isinstance(x, _data.PyDataset) else None
-        if ds is not None:
-            n_ds = _data.check_pydataset_call("evaluate", ds.num_batches, y=y,
-                                              batch_size=batch_size, sample_weight=sample_weight)
-            x, y, sample_weight = _data.unpack_batch(ds[0])
-        xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "evaluate")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size <= 0:
-            raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
-        if ds is not None:
-            batches = _limit(range(n_ds), steps, "evaluate")
-            batch_iter = self._pydataset_batches(ds, batches, None, "evaluate")
-        else:
-            batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "evaluate")
-            batch_iter = _data.array_batches(xs, ys, sample_weight, batches)
-        cbl = self._loop_callbacks(callbacks, verbose, len(batches))
-        hooks = cbl is not None and cbl.has_test_batch_hooks
-        if cbl is not None:
-            cbl.on_test_begin()
-        weights = self._all_weights()
-        loss_mean = _RunningMean()
-        part_means = [_RunningMean() for _ in ys] if len(ys) > 1 else []
-        custom = self._overrides("test_step")
-        for m in (self.metrics if custom else self.compiled_metrics):
-            m.reset_state()
-        logs: dict = {}
-        for step, (xb, yb, swb) in enumerate(batch_iter):
-            if hooks:
-                cbl.on_test_batch_begin(step)
-            if custom:
-                logs = self._custom_step("test_step", xb, None if y is None else yb, swb)
-                if hooks:
-                    cbl.on_test_batch_end(step, dict(logs))
-                continue
-            loss, parts, y_pred = self._run("_test_step", self._model_input(xb),
-                                            self._model_target(yb), swb, *weights)
-            preds = self._output_list(y_pred)
-            self._resolve_metrics(yb, preds)      # no-op once resolved
-            loss_mean.update(float(loss), len(xb[0]))
-            for r, p in zip(part_means, parts):
-                r.update(float(p), len(xb[0]))
-            self._update_metrics(yb, preds, swb)
-            if hooks:
-                cbl.on_test_batch_end(step, self._logs(loss_mean.result(),
-                                                       [r.result() for r in part_means]))
-        if not custom:
-            logs = self._logs(loss_mean.result(), [r.result() for r in part_means])
-        if cbl is not None:
-            cbl.on_test_end(logs)
-        if return_dict:
-            return logs
-        return logs["loss"] if len(logs) == 1 else list(logs.values())
-
     # ------------------------------------------------------------------ summary
     def summary(self, print_fn=print) -> None:
         """Layers with output shapes and parameter counts; trainable and non-trainable totals."""
@@ -871,61 +670,6 @@ class Model(KerasModelAPI, Layer):
         load_weights(self, filepath)
 
 
-def _finite_or_warn(loss: Any, epoch: int, epochs: int, step: int) -> bool:
-    """False, after one RuntimeWarning naming the epoch and the batch, when the batch's loss
-    is NaN or infinite (fit warns once per call; ``TerminateOnNaN`` stops training there)."""
-    if isinstance(loss, float):                     # fit's own step (the hot path)
-        value = loss
-    else:                                           # a custom train_step's logs["loss"]
-        try:
-            value = float(np.asarray(loss, dtype=np.float64).sum())
-        except (TypeError, ValueError):
-            return True
-    if math.isfinite(value):
-        return True
-    warnings.warn(f"fit: the loss became {value} at epoch {epoch + 1}/{epochs} (epoch index "
-                  f"{epoch}), batch index {step}; training diverged (try a smaller "
-                  "learning_rate or gradient clipping, or stop it with "
-                  "keras.callbacks.TerminateOnNaN())", RuntimeWarning, stacklevel=3)
-    return False
-
-
-def _flat_first(x: Any) -> Any:
-    """The first array of ``x`` (an array, or a list/tuple/dict of them)."""
-    while isinstance(x, (list, tuple, dict)) and len(x):
-        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
-    return x
-
-
-def _limit(batches, steps, what: str) -> list:
-    """The first ``steps`` batches (all of them when ``steps`` is None)."""
-    batches = list(batches)
-    if steps is None:
-        return batches
-    if not isinstance(steps, (int, np.integer)) or steps <= 0:
-        raise ValueError(f"{what}: steps must be a positive integer or None, got {steps!r}")
-    return batches[:int(steps)]
-
-
-class _RunningMean:
-    """Weighted running mean (Keras reports the epoch's mean batch loss, weighted by batch size).
-    ``metrics.Mean`` computes the same but validates arrays on each update (~12 µs), too much for
-    a once-per-step scalar on the training loop's hot path."""
-
-    __slots__ = ("total", "count")
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self):
-        self.total, self.count = 0.0, 0.0
-
-    def update(self, value: float, weight: float):
-        self.total += value * weight
-        self.count += weight
-
-    def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
 
 
 from .sequential import Sequential  # noqa: E402  (it subclasses Model)

@@ -130,6 +130,21 @@ def _config_of(obj: Any) -> Any:
     return {"class_name": type(obj).__name__, "config": cfg}
 
 
+def _model_entry(model) -> dict:
+    """The model's class and config, objects in the config serialized (Keras 3), with its
+    registered name when it has one (a ``register_keras_serializable`` subclass)."""
+    from .serialization import get_registered_name, serialize_keras_object
+    entry = {"class_name": type(model).__name__,
+             "config": serialize_keras_object(model.get_config())}
+    name = get_registered_name(type(model))
+    if name != type(model).__name__:
+        entry["registered_name"] = name
+    if getattr(type(model), "_keras_style", False) and getattr(model, "input_shape", None):
+        # a subclassed model is rebuilt from its input shape (Keras's build_config)
+        entry["build_input_shape"] = serialize_keras_object(model.input_shape)
+    return entry
+
+
 def save_model(model, filepath: str, _extra: dict | None = None) -> None:
     """Save architecture, weights, compile configuration and optimizer state (see module doc)."""
     if not model.built:
@@ -144,7 +159,7 @@ def save_model(model, filepath: str, _extra: dict | None = None) -> None:
     meta = {
         "format": "nnmath.model", "version": FORMAT_VERSION,
         "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "model": _model_entry(model),
         "compile": None if model.loss is None else {
             "optimizer": _config_of(model.optimizer), "loss": _spec_config(model.loss),
             "metrics": _spec_config(model._metric_specs),

@@ -110,21 +110,86 @@ class Sequential(Model):
             raise ValueError(f"Sequential model {self.name!r}: build needs an input shape")
         shape = (None,) + tuple(input_shape[1:])
         self.input_shape = shape
+        # the data's dtype along the stack, for Keras-style layers run on zeros to get their
+        # output shape (integer token ids must stay integers)
+        dtype = (self._input_layer.dtype if self._input_layer is not None
+                 else self.__dict__.pop("_data_dtype", None))
         for layer in self.layers:
             if not layer.built:
                 layer.build(shape)
                 layer.built = True
-            shape = layer.compute_output_shape(shape)
+            if (getattr(type(layer), "_keras_style", False)
+                    and type(layer).compute_output_shape is Layer.compute_output_shape):
+                from ..nn.layers._keras_style import infer_output_shape
+                shape = infer_output_shape(layer, shape, dtype)
+            else:
+                shape = layer.compute_output_shape(shape)
+            dtype = layer.dtype if layer.dtype.kind == "f" else dtype
         self.output_shape = shape
+        self._record_graph()
         self._by_name = {l.name: l for l in self.layers}
         self._flatten_weights()
         self._opt_ready = False
         self.built = True
 
+    def _record_graph(self) -> None:
+        """The layers called in turn on a symbolic input, as Keras 3 builds a Sequential model
+        into a functional graph: ``inputs``, ``outputs`` and each layer's ``output`` (feature
+        extraction: ``Model(model.inputs, [l.output for l in model.layers])``). The previous
+        build's calls are forgotten, so node 0 of each layer is in this graph."""
+        from .functional import _input_tensor
+        for layer, node in getattr(self, "_graph_nodes", []):
+            nodes = layer.__dict__.get("_nnmath_nodes", [])
+            if node in nodes:
+                nodes.remove(node)
+        self._graph_nodes, self._graph_error = [], None
+        source = self._input_layer
+        if source is None:                 # built from data or input_shape: an implicit Input
+            source = getattr(self, "_implicit_input", None)
+            if source is None or source.shape != tuple(self.input_shape[1:]):
+                source = self._implicit_input = InputLayer(shape=self.input_shape[1:])
+        t = self._input_tensor = _input_tensor(source)
+        try:
+            for layer in self.layers:
+                t = layer(t)
+                self._graph_nodes.append((layer, layer.__dict__["_nnmath_nodes"][-1]))
+        except Exception as e:          # a layer without symbolic calls: only .output is lost
+            self._graph_error = f"{type(e).__name__}: {e}"
+            t = None
+        self._output_tensor = t
+
+    def _graph(self, which: str) -> Any:
+        if not self.built or getattr(self, "_input_tensor", None) is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined {which} yet: "
+                                 f"give it an Input(shape=...) first, or call it on data")
+        if which == "outputs" and self._output_tensor is None:
+            raise AttributeError(f"Sequential model {self.name!r}: its layers could not be "
+                                 f"called on symbolic tensors ({self._graph_error})")
+        return [self._input_tensor] if which == "inputs" else [self._output_tensor]
+
+    @property
+    def inputs(self) -> list:
+        """``[the symbolic input]`` of the built model (Keras)."""
+        return self._graph("inputs")
+
+    @property
+    def outputs(self) -> list:
+        """``[the symbolic output]`` of the built model (Keras)."""
+        return self._graph("outputs")
+
+    @property
+    def input(self) -> Any:
+        return self.inputs[0]
+
+    @property
+    def output(self) -> Any:
+        return self.outputs[0]
+
     def _build_from(self, x: Any) -> None:
         if not self.built:
             if not self.layers:
                 raise ValueError(f"Sequential model {self.name!r} has no layers")
+            self._data_dtype = getattr(x, "dtype", None)
             self.build(self.input_shape or (None,) + tuple(np.shape(x))[1:])
         expected = self.input_shape[1:]
         got = tuple(np.shape(x))

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 __all__ = ["register_keras_serializable", "get_registered_name", "get_registered_object",
            "serialize_keras_object", "deserialize_keras_object", "layer_class",
            "get_custom_objects", "CustomObjectScope"]
@@ -53,10 +55,13 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
 
     def decorator(cls):
         key = f"{package}>{name or cls.__name__}"
-        if not hasattr(cls, "get_config"):
+        if isinstance(cls, type) and not hasattr(cls, "get_config"):
             raise ValueError(f"Cannot register a class that does not have a get_config() method: "
                              f"{cls!r}")
-        _REGISTRY[key] = cls
+        if not callable(cls):
+            raise TypeError(f"register_keras_serializable: expected a class or a function, "
+                            f"received {cls!r}")
+        _REGISTRY[key] = cls            # a class, or a function (an activation, a loss), as Keras
         _BY_CLASS_NAME[name or cls.__name__] = cls
         cls._registered_name = key
         return cls
@@ -65,9 +70,14 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
 
 def get_registered_name(obj: Any) -> str:
     """``"package>Name"`` of a registered class (or of an instance's class), else its name."""
-    cls = obj if isinstance(obj, type) else type(obj)
-    key = cls.__dict__.get("_registered_name")
+    cls = obj if isinstance(obj, type) or _is_function(obj) else type(obj)
+    key = getattr(cls, "__dict__", {}).get("_registered_name")
     return key if key is not None else getattr(cls, "__name__", str(cls))
+
+
+def _is_function(obj: Any) -> bool:
+    import types
+    return isinstance(obj, (types.FunctionType, types.BuiltinFunctionType))
 
 
 def get_custom_objects() -> dict:
@@ -147,10 +157,18 @@ def serialize_keras_object(obj: Any) -> Any:
         return {k: serialize_keras_object(v) for k, v in obj.items()}
     if hasattr(obj, "get_config") and not isinstance(obj, type):
         cls = type(obj)
+        # objects inside the config (a sublayer a subclassed model's get_config returns) are
+        # serialized too, as Keras 3 does; from_config deserializes them
         return {"module": cls.__module__, "class_name": cls.__name__,
-                "config": obj.get_config(), "registered_name": get_registered_name(cls)}
+                "config": serialize_keras_object(obj.get_config()),
+                "registered_name": get_registered_name(cls)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
     if callable(obj) and hasattr(obj, "__name__"):
-        return obj.__name__
+        key = getattr(obj, "__dict__", {}).get("_registered_name")
+        return key if key is not None else obj.__name__
     raise TypeError(f"serialize_keras_object: cannot serialize {obj!r} (of type "
                     f"{type(obj).__name__}): it has no get_config()")
 
@@ -199,3 +217,13 @@ def deserialize_keras_object(config: Any, custom_objects: dict | None = None,
         takes_custom = False
     with CustomObjectScope(custom_objects):
         return from_config(inner, custom_objects=custom_objects) if takes_custom else from_config(inner)
+
+
+def _register_lookup() -> None:
+    """Let layers resolve registered names in their configs (``Dense(activation="pkg>fn")``)."""
+    from ..nn.layers import core
+    if get_registered_object not in core.CUSTOM_LOOKUPS:
+        core.CUSTOM_LOOKUPS.append(get_registered_object)
+
+
+_register_lookup()

@@ -351,9 +351,11 @@ def run(layer, user_call, params: dict, x: Any, training: bool, rng: Any, kwargs
     accepts = layer._keras_call_args
     if "training" in accepts:
         kw["training"] = bool(training)
+    n_in = len(getattr(layer, "_keras_input_names", ()))
+    args = tuple(x) if n_in > 1 and isinstance(x, (list, tuple)) and len(x) == n_in else (x,)
     _STACK.append(scope)
     try:
-        y = user_call(layer, x, **kw)
+        y = user_call(layer, *args, **kw)
     finally:
         _STACK.pop()
         for attr, val in saved.items():
@@ -378,14 +380,18 @@ def variable_of(layer, key: str) -> Variable:
     return v
 
 
-def infer_output_shape(layer, input_shape: Any) -> Any:
+def infer_output_shape(layer, input_shape: Any, dtype: Any = None) -> Any:
     """``layer``'s output shape for ``input_shape``, by running it on zeros (``None`` read as 2;
-    the batch axis of the result reported as None); builds the layer and its sublayers."""
-    def zeros(shape):
-        return np.zeros(tuple(2 if d is None else int(d) for d in shape), layer.dtype)
+    the batch axis of the result reported as None) of ``dtype`` (the inputs' dtypes, a list for
+    several; default the layer's: integer token inputs stay integers); builds the layer and its
+    sublayers."""
+    def zeros(shape, dt):
+        dt = layer.dtype if dt is None or np.dtype(dt).kind == "f" else np.dtype(dt)
+        return np.zeros(tuple(2 if d is None else int(d) for d in shape), dt)
 
     many = isinstance(input_shape, list) and all(isinstance(s, (list, tuple)) for s in input_shape)
-    x = [zeros(s) for s in input_shape] if many else zeros(input_shape)
+    dts = dtype if isinstance(dtype, (list, tuple)) else [dtype] * (len(input_shape) if many else 1)
+    x = [zeros(s, d) for s, d in zip(input_shape, dts)] if many else zeros(input_shape, dts[0])
     if not layer.built:
         layer.build(input_shape)
         layer.built = True
@@ -407,6 +413,19 @@ def adapt_call(cls) -> None:
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         names.add("training")
     cls._keras_call_args = frozenset(names)
+    # Keras 3 layers may take several tensors positionally, ``call(self, targets, logits)``: the
+    # parameters without a default (``training`` and ``mask`` aside) are the inputs; nnmath
+    # carries them as one list, so a functional node records them as a multi-input call
+    params = list(sig.parameters.values())[1:]
+    inputs = []
+    for p in params:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
+            break
+        if p.name not in ("training", "mask"):
+            inputs.append(p.name)
+    cls._keras_input_names = tuple(inputs)
+    if len(inputs) > 1 and "__call__" not in cls.__dict__ and not getattr(cls, "_composite", False):
+        cls.__call__ = _multi_input_call(cls)
 
     def call(self, params: dict, x: Any, training: bool = False, rng: Any = None, **kwargs):
         return run(self, user, params, x, training, rng, kwargs)[0]
@@ -416,3 +435,25 @@ def adapt_call(cls) -> None:
     cls.call = call
     cls._keras_style = True
     cls._keras_user_call = staticmethod(user)
+
+
+def _multi_input_call(cls):
+    """``layer(a, b, …)`` for a Keras-style ``call(self, a, b, …)``: the tensors (positional, by
+    name, or as one list) are packed into the list the pure contract carries."""
+    from .base import Layer
+
+    def __call__(self, *args, training=None, rng=None, **kwargs):
+        names = type(self)._keras_input_names
+        given = list(args)
+        for name in names[len(given):]:
+            if name in kwargs:
+                given.append(kwargs.pop(name))
+        if len(given) == 1 and isinstance(given[0], (list, tuple)) and len(given[0]) == len(names):
+            given = list(given[0])
+        if len(given) != len(names):
+            raise TypeError(f"layer {self.name!r} ({type(self).__name__}): call takes the "
+                            f"{len(names)} inputs {list(names)}, received {len(given)}")
+        return Layer.__call__(self, given, training=training, rng=rng, **kwargs)
+
+    __call__._symbolic_aware = True
+    return __call__

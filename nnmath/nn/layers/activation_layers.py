@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ... import numpy as mnp
-from ...numpy._helpers import raw
+from ...numpy._helpers import primal_value
 from .. import activations as _activations
 from .base import Layer
 from .core import as_input
@@ -67,7 +67,7 @@ class ReLU(Layer):
         x = as_input(x)
         if self.max_value is None and self.negative_slope == 0.0 and self.threshold == 0.0:
             return _activations.relu(x)
-        rx = raw(x)
+        rx = primal_value(x)
         if self.negative_slope == 0.0:
             below = mnp.zeros_like(x)
         else:
@@ -167,12 +167,12 @@ class Softmax(Layer):
         x = as_input(x)
         axes = (self.axis,) if isinstance(self.axis, int) else self.axis
         if mask is not None:
-            keep = raw(mask)
+            keep = primal_value(mask)
             if getattr(keep, "dtype", None) != np.bool_:
                 keep = mnp.not_equal(keep, 0)
             low = np.finfo(x.dtype if x.dtype.kind == "f" else np.float64).min / 2
             x = mnp.where(keep, x, low)
-        e = mnp.exp(x - mnp.max(raw(x), axis=axes, keepdims=True))     # shift: a constant
+        e = mnp.exp(x - mnp.max(primal_value(x), axis=axes, keepdims=True))     # shift: a constant
         y = e / mnp.sum(e, axis=axes, keepdims=True)
         if mask is not None:
             y = mnp.where(keep, y, 0.0)

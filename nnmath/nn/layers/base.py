@@ -426,8 +426,37 @@ class Layer:
                 y = self.call(bound, x, training=training, rng=rng, **kwargs)
             for key, v in updates.items():
                 scope.updates[f"{self.name}/{key}"] = v
+            if updates:                     # called again in this step: its updates chain (Keras)
+                for sc in reversed(_ks._STACK):
+                    if id(self) in sc.bound:
+                        sc.bound[id(self)] = {**sc.bound[id(self)], **updates}
+                        break
             return y
         return self.call(bound, x, training=training, rng=rng, **kwargs)
+
+    # -- the functional graph ---------------------------------------------------------------
+    def _node_tensors(self, which: str) -> Any:
+        """The symbolic inputs or outputs of this layer's first call on symbolic tensors
+        (Keras's ``layer.input`` / ``layer.output`` read node 0 too)."""
+        nodes = self.__dict__.get("_nnmath_nodes")
+        if not nodes:
+            raise AttributeError(f"Layer {self.name!r} ({type(self).__name__}) has never been "
+                                 f"called on symbolic tensors (keras.Input) and thus has no "
+                                 f"defined {which}")
+        node = nodes[0]
+        ts = node.parents if which == "input" else node.outputs
+        return list(ts) if (node.as_list if which == "input" else len(ts) > 1) else ts[0]
+
+    @property
+    def input(self) -> Any:
+        """The symbolic tensor this layer was first called on (Keras ``layer.input``)."""
+        return self._node_tensors("input")
+
+    @property
+    def output(self) -> Any:
+        """The symbolic tensor of this layer's first call (Keras ``layer.output``): what
+        ``keras.Model(inputs=model.inputs, outputs=[l.output for l in model.layers])`` reads."""
+        return self._node_tensors("output")
 
     def state_updates(self, params: dict, x: Any, rng: np.random.Generator | None = None) -> dict:
         """New values of the non-trainable weights after a training step on ``x`` (default none;

@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import numpy as mnp
 from ..._core.jit import check_random_source
-from ...numpy._helpers import peek, physical
+from ...numpy._helpers import concrete_value, strip_tracers
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
@@ -39,11 +39,23 @@ def positive_int(value: Any, arg: str, who: str) -> int:
     return int(value)
 
 
+# Lookups of user-registered names (``keras.saving.register_keras_serializable``): the training
+# package appends its registry's lookup here when imported, since nn may not import training.
+CUSTOM_LOOKUPS: list = []
+
+
 def resolve(module: Any, identifier: Any, arg: str, who: str) -> Any:
-    """``module.get(identifier)``, with the argument's name added to the error."""
+    """``module.get(identifier)``, with the argument's name added to the error; a name the
+    module does not know is looked up among the registered custom objects (a user activation
+    named in a config)."""
     try:
         return module.get(identifier)
     except ValueError as e:
+        if isinstance(identifier, str):
+            for lookup in CUSTOM_LOOKUPS:
+                obj = lookup(identifier)
+                if obj is not None and not isinstance(obj, str):
+                    return module.get(obj)
         raise ValueError(f"{who}: invalid `{arg}`={identifier!r}: {e}") from None
 
 
@@ -63,7 +75,10 @@ def serialize(module: Any, identifier: Any) -> Any:
 
 
 def activation_name(fn: Any) -> str:
-    return _activations.serialize(fn)
+    """The activation's name for a config: Keras's name, a registered function's
+    ``"package>name"``, else the function's ``__name__``."""
+    registered = getattr(fn, "__dict__", {}).get("_registered_name")
+    return registered if registered is not None else _activations.serialize(fn)
 
 
 def data_format_of(value: Any, who: str) -> str:
@@ -400,7 +415,7 @@ class Embedding(Layer):
 
     def compute_mask(self, x: Any, mask: Any = None) -> Any:
         """``x != 0`` with ``mask_zero=True``, else None (Keras)."""
-        return mnp.not_equal(physical(as_input(x)), 0) if self.mask_zero else None
+        return mnp.not_equal(strip_tracers(as_input(x)), 0) if self.mask_zero else None
 
     def build(self, input_shape: tuple) -> None:
         self.add_weight("embeddings", (self.input_dim, self.output_dim),
@@ -409,12 +424,12 @@ class Embedding(Layer):
 
     def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
         x = as_input(x)
-        values = physical(x)        # checks on values are guards under jit (see nnmath.jit)
+        values = strip_tracers(x)        # checks on values are guards under jit (see nnmath.jit)
         if values.dtype.kind not in "iub":
             if values.dtype.kind != "f" or not mnp.all(values == mnp.round(values)):
                 raise input_error(self, "integer indices", values.shape)
         if values.size and (mnp.min(values) < 0 or mnp.max(values) >= self.input_dim):
-            v = peek(values)
+            v = concrete_value(values)
             raise ValueError(f"Input of layer {self.name!r} (Embedding): indices must lie in "
                              f"[0, input_dim={self.input_dim}), received values in "
                              f"[{v.min()}, {v.max()}]")

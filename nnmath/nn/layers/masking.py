@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ... import numpy as mnp
-from ...numpy._helpers import raw
+from ...numpy._helpers import primal_value
 from .base import Layer
 from .core import as_input
 
@@ -37,10 +37,13 @@ def accepts_mask(layer: Layer) -> bool:
     """Whether ``layer.call`` takes a ``mask`` keyword."""
     cache = type(layer).__dict__.get("_accepts_mask_cache")
     if cache is None:
-        try:
-            cache = "mask" in inspect.signature(type(layer).call).parameters
-        except (TypeError, ValueError):
-            cache = False
+        if getattr(type(layer), "_keras_style", False):      # the user's call(self, inputs, mask=None)
+            cache = "mask" in type(layer)._keras_call_args
+        else:
+            try:
+                cache = "mask" in inspect.signature(type(layer).call).parameters
+            except (TypeError, ValueError):
+                cache = False
         type.__setattr__(type(layer), "_accepts_mask_cache", cache)
     return cache
 
@@ -68,7 +71,7 @@ def call_masked(layer: Layer, params: dict, x: Any, mask: Any = None, training: 
 
 def step_mask(mask: Any, shape: tuple, who: str) -> Any:
     """A (batch, time) boolean mask checked against an input of shape (batch, time, …)."""
-    m = raw(mask)
+    m = primal_value(mask)
     if tuple(m.shape) != tuple(shape[:2]):
         raise ValueError(f"{who}: the mask must have shape (batch, time) = {tuple(shape[:2])}, "
                          f"received mask of shape {tuple(m.shape)}")
@@ -103,7 +106,7 @@ class Masking(Layer):
 
     def compute_mask(self, x: Any, mask: Any = None) -> Any:
         x = as_input(x)
-        return mnp.any(mnp.not_equal(raw(x), self.mask_value), axis=-1)
+        return mnp.any(mnp.not_equal(primal_value(x), self.mask_value), axis=-1)
 
     def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
         x = as_input(x)

@@ -83,11 +83,14 @@ class _Merge(Layer):
         raise NotImplementedError
 
     def compute_mask(self, x: Any, mask: Any = None) -> Any:
-        """The AND of the inputs' masks (None where none has one), as Keras's merges."""
+        """Keras 3's merge mask (``base_merge.py``): a step is real where it is real in *any*
+        input (the OR of the masks); None as soon as one input has no mask."""
         if mask is None:
             return None
-        masks = [m for m in (mask if isinstance(mask, (list, tuple)) else [mask]) if m is not None]
-        return reduce(mnp.logical_and, masks) if masks else None
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if any(m is None for m in masks):
+            return None
+        return reduce(mnp.logical_or, masks)
 
 
 class Add(_Merge):
@@ -203,6 +206,27 @@ class Concatenate(_Merge):
     def _merge(self, xs):
         return mnp.concatenate(xs, axis=self.axis)
 
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        """Keras 3's (``concatenate.py``): the masks concatenated as the inputs are (an input
+        without one counts as all real; a (batch, time) mask is broadcast over the features),
+        then OR over the last axis."""
+        if mask is None:
+            return None
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if all(m is None for m in masks):
+            return None
+        xs = self._check_list(x)
+        full = []
+        for xi, mi in zip(xs, masks):
+            shape = tuple(np.shape(xi))
+            if mi is None:
+                full.append(np.ones(shape, bool))
+            elif np.ndim(mi) < len(shape):
+                full.append(mnp.logical_or(mnp.expand_dims(mi, -1), np.zeros(shape, bool)))
+            else:
+                full.append(mi)
+        return mnp.any(mnp.concatenate(full, axis=self.axis), axis=-1)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
 
@@ -272,6 +296,10 @@ class Dot(_Merge):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        """None: a dot product has no time axis left to mask (Keras 3's ``Dot``)."""
+        return None
 
 
 def _functional(cls, doc: str):

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ... import numpy as mnp
-from ...numpy._helpers import raw
+from ...numpy._helpers import primal_value
 from .base import Layer
 from .core import as_input, input_error, positive_int
 
@@ -305,7 +305,7 @@ class CategoryEncoding(Layer):
 
     def call(self, params: dict, x: Any, training: bool = False, rng: Any = None,
              count_weights: Any = None) -> Any:
-        idx = np.asarray(raw(as_input(x)))
+        idx = np.asarray(primal_value(as_input(x)))
         if idx.dtype.kind not in "iu":
             if idx.dtype.kind != "f" or not np.all(idx == np.round(idx)):
                 raise input_error(self, "integer category indices", idx.shape)
@@ -411,7 +411,7 @@ class _Lookup(Layer):
 
     # -- lookup ---------------------------------------------------------------------------------
     def call(self, params: dict, x: Any, training: bool = False, rng: Any = None) -> Any:
-        a = np.asarray(raw(x) if hasattr(x, "shape") and not isinstance(x, np.ndarray) else x)
+        a = np.asarray(primal_value(x) if hasattr(x, "shape") and not isinstance(x, np.ndarray) else x)
         if self.invert:
             table = self.get_vocabulary()
             if a.dtype.kind not in "iu" or (a.size and (a.min() < 0 or a.max() >= len(table))):

@@ -11,7 +11,7 @@ import numpy as np
 
 from ... import numpy as mnp
 from ..._core.custom import stop_gradient
-from ...numpy._helpers import physical
+from ...numpy._helpers import strip_tracers
 from .base import Layer, Weight
 
 __all__ = ["SpectralNormalization", "TimeDistributed", "Bidirectional"]
@@ -119,7 +119,7 @@ class SpectralNormalization(Layer):
     def _sigma(self, kernel: Any, u: Any, iterations: int) -> tuple:
         """(σ, u after ``iterations`` power-iteration steps)."""
         w = mnp.reshape(kernel, (-1, kernel.shape[-1]))
-        if not np.any(physical(kernel)):
+        if not np.any(strip_tracers(kernel)):
             return 1.0, u                                  # a zero kernel: leave it (Keras)
         w_const, u = stop_gradient(w), stop_gradient(u)
         if iterations == 0:                                # inference: the stored u as it is

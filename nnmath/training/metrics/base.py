@@ -2,7 +2,7 @@
 metrics (accuracies, MSE, MAE, RMSE)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -168,10 +168,66 @@ class Metric:
         return self.add_variable(shape=shape, initializer=initializer or "zeros", dtype=dtype,
                                  aggregation=aggregation, name=name)
 
+    # plain attributes holding a built-in metric's state (Mean: total, count), listed by
+    # ``variables`` and threaded by the stateless methods like a subclass's variables
+    _state_attrs: tuple = ()
+
     @property
     def variables(self) -> list:
-        """The variables made with :meth:`add_variable` (Keras's ``metric.variables``)."""
-        return list(getattr(self, "_variables", []))
+        """The variables made with :meth:`add_variable` (Keras's ``metric.variables``); for a
+        built-in metric, its state (Mean: ``total``, ``count``) as variables holding copies."""
+        own = list(getattr(self, "_variables", []))
+        if own or not self._state_attrs:
+            return own
+        return [MetricVariable(np.array(getattr(self, a), np.float64), a)
+                for a in self._state_attrs]
+
+    def _get_state(self) -> list:
+        if getattr(self, "_variables", None):
+            return [np.array(v.value) for v in self._variables]
+        return [np.array(getattr(self, a), np.float64) for a in self._state_attrs]
+
+    def _set_state(self, values: Sequence) -> None:
+        values = list(values)
+        n = len(self._variables) if getattr(self, "_variables", None) else len(self._state_attrs)
+        if len(values) != n:
+            raise ValueError(f"metric {self.name!r}: expected {n} metric variables, received "
+                             f"{len(values)}")
+        if getattr(self, "_variables", None):
+            for v, value in zip(self._variables, values):
+                v.assign(np.asarray(value))
+            return
+        for a, value in zip(self._state_attrs, values):
+            old = getattr(self, a)
+            value = np.asarray(value)
+            setattr(self, a, float(value) if isinstance(old, float) else value.astype(np.float64))
+
+    def _stateless(self, metric_variables: Sequence, fn) -> tuple:
+        if not getattr(self, "_variables", None) and not self._state_attrs:
+            raise NotImplementedError(
+                f"metric {self.name!r} ({type(self).__name__}) keeps its state in attributes "
+                f"that are not metric variables, so it has no stateless form; create its state "
+                f"with add_variable, or update it with update_state in a train_step(self, data)")
+        saved = self._get_state()
+        try:
+            self._set_state(metric_variables)
+            out = fn()
+            return out, self._get_state()
+        finally:
+            self._set_state(saved)
+
+    def stateless_update_state(self, metric_variables: Sequence, *args, **kwargs) -> list:
+        """``update_state`` as a function of the state (Keras 3): returns the new variables'
+        values; the metric itself is unchanged."""
+        return self._stateless(metric_variables, lambda: self.update_state(*args, **kwargs))[1]
+
+    def stateless_result(self, metric_variables: Sequence) -> Any:
+        """``result()`` of the state ``metric_variables`` (Keras 3); the metric is unchanged."""
+        return self._stateless(metric_variables, self.result)[0]
+
+    def stateless_reset_state(self) -> list:
+        """The variables' values after ``reset_state()`` (Keras 3); the metric is unchanged."""
+        return self._stateless(self._get_state(), self.reset_state)[1]
 
     @property
     def resolved(self) -> str | None:
@@ -223,6 +279,8 @@ class Mean(Metric):
     >>> m.reset_state(); m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0]); m.result()
     2.0
     """
+
+    _state_attrs = ("total", "count")
 
     def reset_state(self) -> None:
         self.total = 0.0

@@ -34,6 +34,8 @@ def _counts_above(thresholds: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray
 
 class _ConfusionMetric(Metric):
     direction = "up"
+    # the state the stateless methods thread (Keras's variables of these metrics)
+    _state_attrs = ("true_positives", "false_positives", "true_negatives", "false_negatives")
 
     def __init__(self, thresholds, name: str | None = None, dtype: Any = None,
                  from_logits: bool = False, top_k: int | None = None, class_id: int | None = None):
@@ -238,6 +240,11 @@ class AUC(_ConfusionMetric):
     >>> m = AUC(exact=True); m.update_state([0, 0, 1, 1], [0, 0.5, 0.3, 0.9]); m.result()
     0.75
     """
+
+    @property
+    def _state_attrs(self) -> tuple:
+        # exact=True keeps every score in lists: no stateless form (the base class then says so)
+        return () if getattr(self, "exact", False) else _ConfusionMetric._state_attrs
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
                  summation_method: str = "interpolation", name: str | None = None,
