@@ -8,7 +8,9 @@ also append each primitive's numpy call to a program. Every derivative transform
 (``grad``, ``jvp``, ``vmap``, …) works as usual on top of the staged values, so their rules end up
 in the program too. The program is pruned to what the outputs need, turned into one Python function
 of plain numpy calls (intermediates are deleted after their last use, so memory peaks as in the
-untraced run), and later calls with that signature run only that function.
+untraced run; correctly rounded elementwise steps write into an operand that dies there, see
+:mod:`nnmath._core._jit_memory`; the function's ``return`` builds the result's pytree), and later
+calls with that signature run only that function (:mod:`nnmath._core._jit_codegen` writes it).
 
 Soundness — a replay computes exactly what a fresh trace would:
 
@@ -33,12 +35,12 @@ Soundness — a replay computes exactly what a fresh trace would:
   staging too. Either way the result is what ``f`` computes.
 
 Replays compute with the same numpy calls in the same order as the untraced function, so results
-agree bit for bit (unless a decision the code took on memory layout, not values, differs).
+agree bit for bit (unless a decision the code took on memory layout, not values, differs); writing
+an elementwise step into a dying operand changes where a result is stored, not its bits.
 """
 from __future__ import annotations
 
 import functools
-import math
 import operator
 import sys
 import threading
@@ -47,6 +49,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ._jit_codegen import _GuardFailed, _codegen, _common_subexpressions, _renamed, _vars_of
 from .primitive import Tracer, new_level
 from .tree import tree_flatten, tree_unflatten
 
@@ -63,17 +66,8 @@ class ConcretizationError(TypeError):
     """A staged value was needed as a plain numpy value while recording a plan."""
 
 
-class _GuardFailed(Exception):
-    """A replay met a value on which the recorded Python decision would go the other way."""
-
-
 class _CannotStage(Exception):
     """The function reached a value of an enclosing transform: run it without staging."""
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal, counting NaN equal to NaN (a guard on a NaN value must hold on replay)."""
-    return a == b or (a != a and b != b)
 
 
 def _caller() -> str:
@@ -143,7 +137,7 @@ class StagingTrace:
     ``("t", type, specs)`` for a tuple or list holding staged values.
     """
 
-    __slots__ = ("level", "program", "nvars", "where")
+    __slots__ = ("level", "program", "nvars", "where", "info")
     is_batch = False
     is_staging = True
 
@@ -152,9 +146,12 @@ class StagingTrace:
         self.program: list = []
         self.nvars = 0
         self.where: list = []          # source of every guard, for retrace warnings
+        self.info: dict = {}           # var → (shape, dtype) of the arrays (ndim ≥ 1) recorded
 
     def new_var(self, value: Any) -> StagedTracer:
         v = StagedTracer(self, value, self.nvars)
+        if type(value) is np.ndarray and value.ndim:
+            self.info[self.nvars] = (value.shape, value.dtype)
         self.nvars += 1
         return v
 
@@ -375,9 +372,9 @@ def _unseeded_refused(default_rng: Callable) -> Callable:
 class _Plan:
     """A recorded program compiled to one Python function of plain numpy calls."""
 
-    __slots__ = ("run", "rebuild", "source", "n_calls", "n_guards", "snapshot_rng")
+    __slots__ = ("run", "source", "n_calls", "n_guards", "snapshot_rng")
 
-    def __init__(self, trace: StagingTrace, in_vars: list, out_leaves: list):
+    def __init__(self, trace: StagingTrace, in_vars: list, out_leaves: list, out_def):
         program = trace.program
         out_specs = []
         for o in out_leaves:
@@ -408,184 +405,15 @@ class _Plan:
         first_draw = next((i for i, e in enumerate(kept) if e[0] != "guard" and e[6]), None)
         self.snapshot_rng = first_draw is not None and any(
             e[0] == "guard" for e in kept[first_draw:])
-        self.source, namespace = _codegen(kept, in_vars, out_specs)
+        self.source, namespace = _codegen(kept, in_vars, out_specs, out_def, trace.info)
         exec(compile(self.source, "<nnmath.jit plan>", "exec"), namespace)
         self.run = namespace["plan"]
-
-
-def _renamed(spec, rename: dict):
-    if spec[0] == "v":
-        return ("v", rename.get(spec[1], spec[1]))
-    if spec[0] == "t":
-        return ("t", spec[1], [_renamed(e, rename) for e in spec[2]])
-    return spec
-
-
-_VALUE_KEYED = (bool, int, float, str, type(None))
-
-
-def _key(spec):
-    """A hashable key of a spec: variables by number, plain Python values by value, other
-    constants (arrays, dtypes, …) by identity (the program holds them, so identities are unique)."""
-    if spec[0] == "v":
-        return spec
-    if spec[0] == "t":
-        return ("t", spec[1], tuple(_key(e) for e in spec[2]))
-    c = spec[1]
-    if type(c) in _VALUE_KEYED:
-        return ("c", type(c), c)
-    if type(c) is tuple and all(type(e) in _VALUE_KEYED for e in c):
-        return ("c", tuple, c)
-    return ("c", id(c))
-
-
-def _common_subexpressions(program: list):
-    """Drop a call that repeats an earlier one (same function, same arguments) and a repeated guard;
-    uses of the repeat's outputs read the first call's. Draws are never merged."""
-    rename: dict = {}
-    seen: dict = {}
-    out = []
-    for entry in program:
-        if entry[0] == "guard":
-            _, kind, var, expected = entry
-            g = ("guard", kind, rename.get(var, var), expected)
-            key = (kind, g[2], expected if type(expected) in _VALUE_KEYED or type(expected) is tuple
-                   else id(expected))
-            if key not in seen:
-                seen[key] = True
-                out.append(g)
-            continue
-        fn, specs, kw_specs, outs, multiple, effect, is_method = entry
-        specs = [_renamed(sp, rename) for sp in specs]
-        kw_specs = {k: _renamed(sp, rename) for k, sp in kw_specs.items()}
-        if not effect:
-            key = (id(fn) if not is_method else fn, tuple(_key(sp) for sp in specs),
-                   tuple((k, _key(sp)) for k, sp in kw_specs.items()))
-            first = seen.get(key)
-            if first is not None:
-                rename.update(zip(outs, first))
-                continue
-            seen[key] = outs
-        out.append((fn, specs, kw_specs, outs, multiple, effect, is_method))
-    return out, rename
-
-
-def _vars_of(spec) -> list:
-    if spec[0] == "v":
-        return [spec[1]]
-    if spec[0] == "t":
-        return [v for s in spec[2] for v in _vars_of(s)]
-    return []
-
-
-def _frozen(obj: Any) -> Any:
-    """A constant as the plan keeps it: arrays (also inside tuples and lists) copied, so that a
-    closed-over array changed in place after recording does not change the plan — JAX's semantics
-    (constants are the values seen while recording), the same whether the plan reads the array
-    itself or something computed from it while recording."""
-    t = type(obj)
-    if t is np.ndarray:
-        return obj.copy() if obj.flags.writeable else obj
-    if (t is tuple or t is list) and any(type(e) in (np.ndarray, tuple, list) for e in obj):
-        return t(_frozen(e) for e in obj)
-    return obj
-
-
-def _codegen(program: list, in_vars: list, out_specs: list):
-    """Python source for the plan, and the namespace (functions and constants) it reads."""
-    namespace: dict = {"_GuardFailed": _GuardFailed, "_index": operator.index, "_same": _same}
-    names: dict = {}
-
-    def const(obj) -> str:
-        if obj is None or type(obj) in (bool, int) or (type(obj) is float and math.isfinite(obj)):
-            return repr(obj)
-        if type(obj) is str:
-            return repr(obj)
-        key = id(obj)
-        name = names.get(key)
-        if name is None:
-            name = names[key] = f"k{len(names)}"
-            namespace[name] = _frozen(obj)
-        return name
-
-    number: dict = {}            # variables renumbered in order of definition, for reading
-
-    def var(v: int) -> str:
-        return f"v{number.setdefault(v, len(number))}"
-
-    def expr(spec) -> str:
-        if spec[0] == "v":
-            return var(spec[1])
-        if spec[0] == "c":
-            return const(spec[1])
-        items = ", ".join(expr(s) for s in spec[2])
-        return f"({items},)" if spec[1] is tuple else f"[{items}]"
-
-    # last use of each variable, to free intermediates as early as the untraced run would
-    last: dict = {}
-    for i, entry in enumerate(program):
-        if entry[0] == "guard":
-            last[entry[2]] = i
-        else:
-            for s in list(entry[1]) + list(entry[2].values()):
-                for v in _vars_of(s):
-                    last[v] = i
-    keep = {s[1] for s in out_specs if s[0] == "v"}
-    lines = [f"def plan({', '.join(var(v) for v in in_vars)}):"]
-    for i, entry in enumerate(program):
-        if entry[0] == "guard":
-            _, kind, v_id, expected = entry
-            v = var(v_id)
-            if kind == "bool":
-                lines.append(f"    if {'not ' if expected else ''}{v}: raise _GuardFailed")
-            elif kind == "index":
-                lines.append(f"    if _index({v}) != {expected!r}: raise _GuardFailed")
-            elif kind == "int":
-                lines.append(f"    if int({v}) != {expected!r}: raise _GuardFailed")
-            elif kind == "shape":
-                lines.append(f"    if {v}.shape != {expected!r}: raise _GuardFailed")
-            else:           # float / item: exact, NaN equal to NaN
-                conv = "float" if kind == "float" else "(lambda a: a.item())"
-                lines.append(f"    if not _same({conv}({v}), {const(expected)}): raise _GuardFailed")
-        else:
-            fn, specs, kw_specs, outs, multiple, _, is_method = entry
-            args = [expr(s) for s in specs]
-            args += [f"{k}={expr(s)}" for k, s in kw_specs.items()]
-            if is_method:
-                call = f"{args[0]}.{fn}({', '.join(args[1:])})"
-            else:
-                call = f"{const(fn)}({', '.join(args)})"
-            target = ", ".join(var(o) for o in outs) + ("," if multiple and len(outs) == 1 else "")
-            label = fn if is_method else getattr(fn, "__name__", type(fn).__name__)
-            lines.append(f"    {target} = {call}  # {label}")
-        dead = [v for v, j in last.items() if j == i and v not in keep]
-        if dead:
-            lines.append(f"    del {', '.join(var(v) for v in sorted(dead, key=number.__getitem__))}")
-    outs = []
-    for s in out_specs:
-        if s[0] == "v":
-            outs.append(var(s[1]))
-        elif isinstance(s[1], np.ndarray):
-            outs.append(f"{const(s[1])}.copy()")   # callers own their results
-        else:
-            outs.append(const(s[1]))
-    lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
-    return "\n".join(lines) + "\n", namespace
 
 
 # --------------------------------------------------------------------------- the transform
 _ARRAY, _GENERATOR = "array", "generator"
 _UNSTAGED = "unstaged"       # cache entry of a signature that reached an enclosing transform
-_FLAT = "flat"               # key prefix of a call whose arguments are all arrays, None or Generators
-
-
-def _rebuilder(out_def) -> Callable:
-    """outputs of a plan → the function's result structure (flat cases without tree_unflatten)."""
-    if out_def.kind == "leaf":
-        return operator.itemgetter(0)
-    if out_def.kind == "tuple" and all(c.kind == "leaf" for c in out_def.children):
-        return tuple
-    return functools.partial(tree_unflatten, out_def)
+_FLAT = "flat"     # key prefix of a call of positional arrays, numpy scalars, None, Generators
 
 
 def _signature(leaves: list) -> tuple[tuple, list]:
@@ -641,22 +469,28 @@ class _Jitted:
         else:
             static, dyn_args, dyn_kwargs = (), args, kwargs
         key = None
-        if not dyn_kwargs:          # positional arrays, None, Generators: the common case, kept fast
+        if not dyn_kwargs:          # positional arrays, scalars, None, Generators: kept fast
             sig = [_FLAT, static]
+            add = sig.append
+            nones = False
             for x in dyn_args:
                 t = type(x)
                 if t is np.ndarray:
-                    sig.append(x.shape)
-                    sig.append(x.dtype)
+                    add(x.shape)
+                    add(x.dtype)
                 elif x is None:
-                    sig.append(None)
+                    add(None)
+                    nones = True
                 elif t is np.random.Generator:
-                    sig.append(_GENERATOR)
+                    add(_GENERATOR)
+                elif isinstance(x, np.generic):     # a numpy scalar: an input, as in _signature
+                    add(_ARRAY)
+                    add(x.dtype)
                 else:
                     break
             else:
                 key, leaves, treedef = tuple(sig), dyn_args, None
-                dyn = [i for i, x in enumerate(dyn_args) if x is not None]
+                inputs = [x for x in dyn_args if x is not None] if nones else dyn_args
         if key is None:
             leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
             for x in leaves:
@@ -664,23 +498,23 @@ class _Jitted:
                     return self.fun(*args, **kwargs)     # under an enclosing transform: just trace
             sig, dyn = _signature(leaves)
             key = (static, treedef, sig)
+            inputs = [leaves[i] for i in dyn] if len(dyn) != len(leaves) else leaves
         entry = self._plans.get(key)
         if entry is _UNSTAGED:
             return self.fun(*args, **kwargs)
         if entry is not None:
-            inputs = [leaves[i] for i in dyn] if len(dyn) != len(leaves) else leaves
             for plan in entry:
                 if plan.snapshot_rng:
                     states = [(x, x.bit_generator.state) for x in inputs
                               if isinstance(x, np.random.Generator)]
                 try:
-                    outs = plan.run(*inputs)
+                    return plan.run(*inputs)        # the plan builds the result's structure
                 except _GuardFailed:
                     if plan.snapshot_rng:
                         for g, s in states:
                             g.bit_generator.state = s
-                    continue
-                return plan.rebuild(outs)
+        if treedef is None:
+            dyn = [i for i, x in enumerate(leaves) if x is not None]
         return self._record(key, args, kwargs, leaves, treedef, dyn)
 
     def _record(self, key, args, kwargs, leaves, treedef, dyn):
@@ -710,7 +544,7 @@ class _Jitted:
             with _GlobalRandomGuard():
                 out = self.fun(*call_args, **call_kwargs)
             out_leaves, out_def = tree_flatten(out)
-            plan = _Plan(trace, in_vars, out_leaves)
+            plan = _Plan(trace, in_vars, out_leaves, out_def)
         except _CannotStage:
             # A value of an enclosing transform was reached (a closure): no plan, run as is
             # (now and for this signature). Draws made while recording are undone first, so
@@ -723,7 +557,6 @@ class _Jitted:
             for g, state in gen_states:   # a caller that falls back to the untraced function
                 g.bit_generator.state = state   # then draws what it would have drawn
             raise
-        plan.rebuild = _rebuilder(out_def)      # per plan: another branch may return another tree
         plans = self._plans.setdefault(key, [])
         plans.insert(0, plan)
         del plans[MAX_PLANS_PER_SIGNATURE:]
