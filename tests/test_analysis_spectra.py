@@ -270,6 +270,23 @@ def test_monitor_does_not_change_training():
     assert set(watched.history) > set(plain.history)
 
 
+def test_per_epoch_monitor_asks_for_no_per_batch_logs():
+    """fit builds per-batch logs only for callbacks that need them (Keras 3's
+    _implements_train_batch_hooks): a per-epoch monitor does not, a per-batch one does."""
+    from nnmath.training.callbacks import CallbackList
+    probe = (np.ones((4, 3)), np.zeros((4, 1)))
+    assert not CallbackList([GradientFlowMonitor(*probe)]).has_batch_hooks
+    assert CallbackList([GradientFlowMonitor(*probe, every="batch")]).has_batch_hooks
+
+    class Counter(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.n = getattr(self, "n", 0) + 1
+    assert CallbackList([GradientFlowMonitor(*probe), Counter()]).has_batch_hooks
+    _, per_epoch, _, _ = _monitored_fit(GradientFlowMonitor(*probe))
+    _, per_batch, _, _ = _monitored_fit(GradientFlowMonitor(*probe, every="batch"))
+    assert per_epoch.history == per_batch.history       # the same per-epoch records either way
+
+
 def test_monitor_records_against_nm_grad():
     x_probe = np.random.default_rng(5).standard_normal((10, 3))
     y_probe = np.random.default_rng(6).standard_normal((10, 1))

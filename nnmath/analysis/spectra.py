@@ -524,6 +524,9 @@ class GradientFlowMonitor(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._start = self._weights()
 
+    def _implements_train_batch_hooks(self) -> bool:
+        return self.every == "batch"        # per-epoch records need no per-batch logs
+
     def on_train_batch_begin(self, batch, logs=None):
         if self.every == "batch":
             self._step_start = self._weights()

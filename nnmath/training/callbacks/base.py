@@ -37,6 +37,22 @@ class Callback:
     def model(self):
         return self._model
 
+    def _overrides_hooks(self, hooks: tuple) -> bool:
+        return any(getattr(type(self), h) is not getattr(Callback, h) for h in hooks)
+
+    # Keras 3's names: whether fit/evaluate/predict must call the batch hooks and build per-batch
+    # logs for this callback. By default: whether its class overrides one; a callback whose
+    # hooks depend on a setting (GradientFlowMonitor(every=...)) overrides these.
+    def _implements_train_batch_hooks(self) -> bool:
+        return self._overrides_hooks(("on_train_batch_begin", "on_train_batch_end",
+                                      "on_batch_begin", "on_batch_end"))
+
+    def _implements_test_batch_hooks(self) -> bool:
+        return self._overrides_hooks(("on_test_batch_begin", "on_test_batch_end"))
+
+    def _implements_predict_batch_hooks(self) -> bool:
+        return self._overrides_hooks(("on_predict_batch_begin", "on_predict_batch_end"))
+
     def on_train_begin(self, logs=None): """Called once before the first epoch."""
     def on_train_end(self, logs=None): """Called once after training (logs: the last epoch's)."""
     def on_epoch_begin(self, epoch, logs=None): """Called at the start of epoch ``epoch``."""
@@ -117,26 +133,21 @@ class CallbackList(Callback):
 
     @property
     def has_batch_hooks(self) -> bool:
-        """Whether some callback overrides a training-batch hook (Keras skips the per-batch logs
-        when none does, and so does ``fit``)."""
-        hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
-        return any(getattr(type(cb), h) is not getattr(Callback, h)
-                   for cb in self.callbacks for h in hooks)
-
-    def _overrides(self, hooks: tuple) -> bool:
-        return any(getattr(type(cb), h) is not getattr(Callback, h)
-                   for cb in self.callbacks for h in hooks)
+        """Whether some callback implements a training-batch hook
+        (``_implements_train_batch_hooks``; Keras skips the per-batch logs when none does, and
+        so does ``fit``)."""
+        return any(cb._implements_train_batch_hooks() for cb in self.callbacks)
 
     @property
     def has_test_batch_hooks(self) -> bool:
-        """Whether some callback overrides ``on_test_batch_begin/end`` (``evaluate`` may skip the
-        per-batch logs otherwise)."""
-        return self._overrides(("on_test_batch_begin", "on_test_batch_end"))
+        """Whether some callback implements ``on_test_batch_begin/end`` (``evaluate`` may skip
+        the per-batch logs otherwise)."""
+        return any(cb._implements_test_batch_hooks() for cb in self.callbacks)
 
     @property
     def has_predict_batch_hooks(self) -> bool:
-        """Whether some callback overrides ``on_predict_batch_begin/end``."""
-        return self._overrides(("on_predict_batch_begin", "on_predict_batch_end"))
+        """Whether some callback implements ``on_predict_batch_begin/end``."""
+        return any(cb._implements_predict_batch_hooks() for cb in self.callbacks)
 
     @classmethod
     def for_loop(cls, callbacks, model, verbose: int = 0, steps: int | None = None,
