@@ -321,13 +321,6 @@ AGAINST_JAX = [
 ]
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")      # test-only reference, imported only here
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 def jax_eig(a):
     """(λ, V) by JAX, whose eigenvector derivatives need jax.lax.linalg.eig's opt-in flag."""
     import jax

@@ -21,13 +21,6 @@ W = R.normal(size=(2, 3)) + 1j * R.normal(size=(2, 3))
 X = R.normal(size=(3,))
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")      # test-only reference
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 #: real-valued functions of complex (and real) arguments, written once for a namespace m
 REAL_VALUED = [
     ("abs2", lambda m: lambda z: m.sum(m.abs(z) ** 2), (Z,)),

@@ -106,13 +106,6 @@ def test_freqs():
 # ------------------------------------------------------------------------------ against JAX
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")      # test-only reference
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 #: (function name, input, keyword arguments): complex inputs are differentiated directly
 JAX_CASES = [
     ("fft", C34, {}), ("fft", A, {"n": 6}), ("fft", C34, {"n": 3, "axis": 0, "norm": "ortho"}),

@@ -2,24 +2,16 @@
 training & evaluation, serialization & saving), compared with real Keras (JAX backend) where a
 number can be compared."""
 import json
-import os
 import zipfile
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
+from keras_reference import real_keras as _keras  # noqa: E402  (sets KERAS_BACKEND first)
 
 import nnmath as nm
 from nnmath import keras as nk
 from nnmath.keras import layers, ops
-
-
-def _keras():
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "jax":
-        pytest.skip("these comparisons run on Keras's JAX backend")
-    return keras
 
 
 def _mlp(k):

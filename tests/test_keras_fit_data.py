@@ -2,10 +2,9 @@
 the History), keras.utils.PyDataset in fit/evaluate/predict (Keras 3 semantics), clear_session."""
 from __future__ import annotations
 
-import os
 import warnings
 
-os.environ.setdefault("KERAS_BACKEND", "jax")   # real Keras (test-only) on JAX, as the peers
+from keras_reference import real_keras  # noqa: E402  (real Keras, test-only, on JAX)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -130,9 +129,7 @@ def test_pydataset_refuses_what_keras_refuses():
 
 def test_pydataset_fit_matches_real_keras():
     """The same weights, the same PyDataset, SGD: loss history and final weights as Keras 3."""
-    rk = pytest.importorskip("keras")
-    if rk.backend.backend() != "jax":
-        pytest.skip("the comparison uses Keras's JAX backend")
+    rk = real_keras()
 
     class KBatches(rk.utils.PyDataset):
         def __init__(self, **kw):

@@ -10,19 +10,12 @@ import os
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
+from keras_reference import real_keras as _keras  # noqa: E402  (sets KERAS_BACKEND first)
 
 import nnmath as nm
 from nnmath import keras as nk
 from nnmath.keras import layers
 from nnmath.training import callbacks as cb
-
-
-def _keras():
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "jax":
-        pytest.skip("these comparisons run on Keras's JAX backend")
-    return keras
 
 
 R = np.random.default_rng(0)

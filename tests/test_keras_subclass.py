@@ -1,11 +1,10 @@
 """Keras 3 subclassing (the guide "Making new layers and models via subclassing") on nnmath:
 the same class bodies run on real Keras (JAX backend) and on ``nnmath.keras``, and agree."""
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
+from keras_reference import real_keras as _keras  # noqa: E402  (sets KERAS_BACKEND first)
 
 import nnmath as nm
 from nnmath import keras as nk
@@ -81,13 +80,6 @@ def make_classes(keras):
 
 
 N = make_classes(nk)
-
-
-def _keras():
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "jax":
-        pytest.skip("these comparisons run on Keras's JAX backend")
-    return keras
 
 
 def _copy_weights(src_keras, dst_nnmath):

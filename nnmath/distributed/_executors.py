@@ -156,8 +156,8 @@ def mpi_executor(max_workers: int | None = None, *, spawn: bool = False,
     try:
         import cloudpickle
         MPI.pickle.__init__(cloudpickle.dumps, pickle.loads)
-    except ImportError:                 # pragma: no cover
-        pass
+    except ImportError:                 # pragma: no cover - cloudpickle comes with the extras
+        pass                            # then mpi4py's pickle: module-level functions only
     world = MPI.COMM_WORLD.Get_size()
     if world == 1 and not spawn:
         raise RuntimeError("mpi_executor: this process was not started by mpiexec with workers; "

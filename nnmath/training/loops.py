@@ -162,6 +162,19 @@ class TrainingLoops:
         return history
 
     # ------------------------------------------------------------------ evaluate / predict
+    def _inference_batches(self, ds, n_ds: int, xs: list, ys: list, sample_weight,
+                           batch_size, steps, who: str) -> tuple:
+        """The batches of ``evaluate``/``predict`` (in order, the first ``steps``; Keras's
+        default batch size 32, ignored for a PyDataset) and an iterator over their data."""
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size <= 0:
+            raise ValueError(f"{who}: batch_size must be positive, got {batch_size}")
+        if ds is not None:
+            batches = _limit(range(n_ds), steps, who)
+            return batches, self._pydataset_batches(ds, batches, None, who)
+        batches = _limit(_data.batches(len(xs[0]), batch_size), steps, who)
+        return batches, _data.array_batches(xs, ys, sample_weight, batches)
+
     @_distribution.data_parallel("predict")
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs in inference mode, computed in batches (default 32); a list of arrays for a
@@ -171,21 +184,14 @@ class TrainingLoops:
         ``on_predict_batch_begin(step)`` / ``on_predict_batch_end(step, {"outputs": …})``, then
         ``on_predict_end``; ``verbose`` ≠ 0 shows a progress line. ``steps`` stops after that many
         batches. (Keras's default ``verbose`` is ``"auto"``; nnmath's 0 keeps scripts quiet.)"""
-        ds = x if isinstance(x, _data.PyDataset) else None
+        ds, n_ds = (x if isinstance(x, _data.PyDataset) else None), 0
         if ds is not None:
             n_ds = _data.check_pydataset_call("predict", ds.num_batches)   # batch_size ignored
             x = _data.unpack_batch(ds[0])[0]
         xs = self._cast_list(self._check_data(x, None, None, "predict", finite=False)[0])
         self._build_from(self._model_input(xs))
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size <= 0:
-            raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
-        if ds is not None:
-            batches = _limit(range(n_ds), steps, "predict")
-            batch_iter = self._pydataset_batches(ds, batches, None, "predict")
-        else:
-            batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "predict")
-            batch_iter = _data.array_batches(xs, [], None, batches)
+        batches, batch_iter = self._inference_batches(ds, n_ds, xs, [], None, batch_size, steps,
+                                                      "predict")
         cbl = self._loop_callbacks(callbacks, verbose, len(batches))
         hooks = cbl is not None and cbl.has_predict_batch_hooks
         if cbl is not None:
@@ -226,21 +232,14 @@ class TrainingLoops:
         batches."""
         if not getattr(self, "_compiled", False):
             raise RuntimeError("evaluate: compile the model first")
-        ds = x if isinstance(x, _data.PyDataset) else None
+        ds, n_ds = (x if isinstance(x, _data.PyDataset) else None), 0
         if ds is not None:
             n_ds = _data.check_pydataset_call("evaluate", ds.num_batches, y=y,   # batch_size ignored
                                               sample_weight=sample_weight)
             x, y, sample_weight = _data.unpack_batch(ds[0])
         xs, ys, sample_weight = self._prepare(x, y, sample_weight, None, "evaluate")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size <= 0:
-            raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
-        if ds is not None:
-            batches = _limit(range(n_ds), steps, "evaluate")
-            batch_iter = self._pydataset_batches(ds, batches, None, "evaluate")
-        else:
-            batches = _limit(_data.batches(len(xs[0]), batch_size), steps, "evaluate")
-            batch_iter = _data.array_batches(xs, ys, sample_weight, batches)
+        batches, batch_iter = self._inference_batches(ds, n_ds, xs, ys, sample_weight,
+                                                      batch_size, steps, "evaluate")
         cbl = self._loop_callbacks(callbacks, verbose, len(batches))
         hooks = cbl is not None and cbl.has_test_batch_hooks
         if cbl is not None:

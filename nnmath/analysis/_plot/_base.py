@@ -1,4 +1,5 @@
-"""Shared drawing helpers of :mod:`nnmath.analysis._plot`: the palette, new axes, PNG output."""
+"""Shared drawing helpers of :mod:`nnmath.analysis._plot`: the palette (Okabe & Ito 2008; Wong
+2011, Nature Methods 8:441), new axes, PNG output."""
 from __future__ import annotations
 
 import io

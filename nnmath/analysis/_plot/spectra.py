@@ -123,7 +123,7 @@ def plot_trace(r: Any, ax: Any = None):
     (ax,) = new_axes(1, ax=ax)
     s = np.asarray(r.samples, dtype=float)
     i = np.arange(1, len(s) + 1)
-    hutchpp = getattr(r, "method", "hutchinson") == "hutch++"
+    hutchpp = r.method == "hutch++"
     ax.plot(i, s, ".", color=PALETTE[5], label="tr(QᵀHQ) + gᵢᵀΠHΠgᵢ" if hutchpp else "zᵢᵀHzᵢ")
     ax.plot(i, np.cumsum(s) / i, color=PALETTE[0], label="running mean")
     ax.axhspan(r.estimate - 2 * r.standard_error, r.estimate + 2 * r.standard_error,
